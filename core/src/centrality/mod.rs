@@ -1,0 +1,1 @@
+//! Centrality (SPEC §3). Filled in by the centrality work.

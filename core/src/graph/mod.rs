@@ -1,0 +1,1 @@
+//! Dependency-graph model and algorithms (SPEC §2). Filled in by the graph work.

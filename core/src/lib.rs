@@ -1,0 +1,8 @@
+//! idgraph-core: the algorithms behind the `idgraph` PostgreSQL extension.
+//!
+//! No pgrx and no I/O here: everything is plain Rust so that `cargo test -p idgraph-core`
+//! exercises it without a database. `pg_ext/` and `facade/` are thin doors onto it.
+
+pub mod identity;
+pub mod graph;
+pub mod centrality;
