@@ -1,0 +1,3 @@
+//! The SQL surface, one module per domain. Everything is created in schema `idgraph`.
+
+pub mod identity;

@@ -1,0 +1,55 @@
+//! The `idgraph` PostgreSQL extension: the SQL surface of idgraph.
+//!
+//! Algorithms live in `idgraph-core`; this crate moves data between Postgres and it.
+//! Hand-written SQL (tables, triggers, PL/pgSQL, grants) lives in `../sql/` and is
+//! loaded with `extension_sql_file!`.
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+pub mod api;
+pub mod error;
+pub mod gucs;
+
+// Tables, sequences and triggers come first; everything else may refer to them.
+extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
+// PL/pgSQL that calls the Rust functions declared in `api::identity`.
+extension_sql_file!(
+    "../../sql/identity.sql",
+    name = "identity",
+    requires = ["schema", api::identity::normalize_external_id, api::identity::normalize_external_ids, api::identity::_system_identifier]
+);
+// Last: privileges. Nothing is executable by PUBLIC until a DBA grants it (sqitch `grants_api`).
+extension_sql_file!("../../sql/finalize.sql", name = "finalize", finalize);
+
+#[allow(non_snake_case)]
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn normalize_uuid_roundtrip() {
+        let got = Spi::get_one::<String>(
+            "SELECT idgraph.normalize_external_id('{A3E4F567-E89B-12D3-A456-426614174001}', 'uuid')",
+        );
+        assert_eq!(got, Ok(Some("a3e4f567-e89b-12d3-a456-426614174001".to_string())));
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,179 @@
+-- idgraph: tables, sequences and guards. Loaded first (bootstrap) by the extension.
+-- Every table whose rows are user data is registered with pg_extension_config_dump so
+-- that pg_dump / pg_restore carry its rows (rows of extension tables are not dumped
+-- otherwise).
+
+-- Per-target allocation sequences for target columns that have no sequence of their
+-- own live in idgraph_alloc. They are created by register_target after CREATE EXTENSION,
+-- so they are ordinary objects: pg_dump dumps them with their current values.
+CREATE SCHEMA IF NOT EXISTS idgraph_alloc;
+COMMENT ON SCHEMA idgraph_alloc IS
+  'Allocation sequences idgraph creates for registered target columns that have no sequence of their own.';
+
+-- ---------------------------------------------------------------------------
+-- Targets: the whitelist of (table, column) pairs that ids are allocated for.
+-- ---------------------------------------------------------------------------
+CREATE TABLE idgraph.targets (
+    target_id      serial PRIMARY KEY,
+    table_oid      regclass NOT NULL,      -- dumped as its name, so it survives restore
+    column_name    name NOT NULL,
+    alloc_seq      regclass NOT NULL,      -- the column's own sequence, or one in idgraph_alloc
+    seq_is_columns boolean NOT NULL,       -- true when alloc_seq is the column's own sequence
+    start_above    bigint NOT NULL,        -- max(column) / sequence position at registration
+    registered_at  timestamptz NOT NULL DEFAULT now(),
+    registered_by  text NOT NULL DEFAULT session_user,
+    UNIQUE (table_oid, column_name)
+);
+COMMENT ON TABLE idgraph.targets IS
+  'Registered allocation targets (table, column). Only registered targets get ids; see idgraph.register_target.';
+
+-- ---------------------------------------------------------------------------
+-- Submissions: one ingestion run of a pipeline.
+-- ---------------------------------------------------------------------------
+CREATE TABLE idgraph.submissions (
+    submission_id     uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    submission_name   text NOT NULL UNIQUE CHECK (length(submission_name) BETWEEN 1 AND 200),
+    source_system     text NOT NULL CHECK (length(source_system) BETWEEN 1 AND 200),
+    data_type         text NOT NULL CHECK (length(data_type) BETWEEN 1 AND 200),
+    status            text NOT NULL DEFAULT 'pending'
+                      CHECK (status IN ('pending', 'validated', 'committed', 'failed', 'rolled_back')),
+    notes             text,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    created_by        text NOT NULL,
+    created_by_team   text,
+    committed_at      timestamptz,
+    change_request_id text,
+    rolled_back_at    timestamptz,
+    rollback_reason   text,
+    external_data     jsonb
+);
+COMMENT ON TABLE idgraph.submissions IS
+  'Submissions (ingestion runs). Status pending -> committed | rolled_back; statistics come from idgraph.audit_log.';
+
+-- ---------------------------------------------------------------------------
+-- Allocations: (target, external id) -> integer, forever.
+-- ---------------------------------------------------------------------------
+CREATE TABLE idgraph.allocations (
+    target_id          integer NOT NULL,
+    external_id        text NOT NULL,
+    alloc_integer_id   bigint NOT NULL,
+    external_id_type   text NOT NULL CHECK (external_id_type IN ('uuid', 'natural_key')),
+    submission_id      uuid NOT NULL,
+    status             text NOT NULL DEFAULT 'allocated'
+                       CHECK (status IN ('allocated', 'committed', 'rolled_back')),
+    content_hash       text,
+    external_system_id text,
+    external_data      jsonb,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    created_by         text NOT NULL,
+    committed_at       timestamptz,
+    PRIMARY KEY (target_id, external_id),
+    UNIQUE (target_id, alloc_integer_id)
+);
+CREATE INDEX allocations_submission_idx ON idgraph.allocations (submission_id, status);
+COMMENT ON TABLE idgraph.allocations IS
+  'One row per (target, external id): its integer, forever. Rolled-back rows keep their integer reserved for the same external id.';
+
+-- ---------------------------------------------------------------------------
+-- Audit: append-only, tamper-evident.
+--
+-- Each row carries row_hash = sha256 of its canonical text. Rows are sealed in batches:
+-- a seal records a snapshot and the sha256 chain over the hashes of all rows that became
+-- visible since the previous seal. Allocations never wait on a shared lock for this:
+-- only sealers (verify_audit, commit, rollback) serialize among themselves.
+-- ---------------------------------------------------------------------------
+CREATE TABLE idgraph.audit_log (
+    audit_id       bigserial PRIMARY KEY,
+    logged_at      timestamptz NOT NULL DEFAULT now(),
+    actor          text NOT NULL,          -- idgraph.actor if the caller set it (the facade does), else session_user
+    db_user        text NOT NULL DEFAULT session_user,
+    action         text NOT NULL CHECK (action IN ('register_target', 'create_submission', 'allocate',
+                                                   'allocate_batch', 'commit', 'rollback')),
+    submission_id  uuid,
+    target_id      integer,
+    external_id    text,
+    alloc_integer_id bigint,
+    is_new         boolean,
+    n_total        integer NOT NULL DEFAULT 0,
+    n_new          integer NOT NULL DEFAULT 0,
+    detail         jsonb,
+    duration_us    bigint NOT NULL DEFAULT 0,
+    txid           xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    sysid          bigint NOT NULL,
+    row_hash       bytea NOT NULL
+);
+CREATE INDEX audit_log_submission_idx ON idgraph.audit_log (submission_id) WHERE submission_id IS NOT NULL;
+COMMENT ON TABLE idgraph.audit_log IS
+  'Append-only record of every allocation call, commit and rollback; UPDATE, DELETE and TRUNCATE are refused. idgraph.verify_audit() checks it.';
+
+CREATE TABLE idgraph.audit_seals (
+    seal_id      bigserial PRIMARY KEY,
+    sealed_at    timestamptz NOT NULL DEFAULT now(),
+    sysid        bigint NOT NULL,
+    snap         pg_snapshot NOT NULL,   -- rows visible in snap and not in the previous seal's snap
+    row_count    bigint NOT NULL,
+    prev_digest  bytea,
+    digest       bytea NOT NULL
+);
+COMMENT ON TABLE idgraph.audit_seals IS
+  'Seals over idgraph.audit_log: a sha256 chain that makes removed, inserted or changed audit rows detectable.';
+
+-- The canonical text of an audit row. Timestamps as epoch numerics and no floats, so the
+-- text does not depend on DateStyle, TimeZone or extra_float_digits.
+CREATE FUNCTION idgraph._audit_row_hash(r idgraph.audit_log) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT sha256(convert_to(concat_ws('|',
+      r.audit_id, extract(epoch FROM r.logged_at), r.actor, r.db_user, r.action,
+      coalesce(r.submission_id::text, '-'), coalesce(r.target_id::text, '-'),
+      coalesce(r.external_id, '-'), coalesce(r.alloc_integer_id::text, '-'),
+      coalesce(r.is_new::text, '-'), r.n_total, r.n_new, coalesce(r.detail::text, '-'),
+      r.duration_us, r.txid, r.sysid), 'UTF8'))
+$$;
+COMMENT ON FUNCTION idgraph._audit_row_hash(idgraph.audit_log) IS
+  'sha256 of an audit row''s canonical text (internal to the audit trail).';
+
+CREATE FUNCTION idgraph._audit_before_insert() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- A restore (COPY) brings the original hash along; a new row gets its hash here.
+  IF NEW.row_hash IS NULL THEN
+    NEW.row_hash := idgraph._audit_row_hash(NEW);
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION idgraph._append_only() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, TG_OP
+    USING ERRCODE = '42501',
+          HINT = 'Audit rows are never changed or removed; idgraph.verify_audit() would report it.';
+END
+$$;
+
+CREATE TRIGGER audit_log_hash BEFORE INSERT ON idgraph.audit_log
+  FOR EACH ROW EXECUTE FUNCTION idgraph._audit_before_insert();
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON idgraph.audit_log
+  FOR EACH ROW EXECUTE FUNCTION idgraph._append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON idgraph.audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._append_only();
+CREATE TRIGGER audit_seals_append_only BEFORE UPDATE OR DELETE ON idgraph.audit_seals
+  FOR EACH ROW EXECUTE FUNCTION idgraph._append_only();
+CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON idgraph.audit_seals
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._append_only();
+
+SELECT pg_catalog.pg_extension_config_dump('idgraph.targets', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.targets_target_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.submissions', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.allocations', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_log_audit_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_seals', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_seals_seal_id_seq', '');
