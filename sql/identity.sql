@@ -782,3 +782,52 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT NOT EXISTS (SELECT 1 FROM idgraph.audit_problems()) $$;
 COMMENT ON FUNCTION idgraph.verify_audit() IS
   'True when the audit trail is intact (no changed, removed or inserted rows). Example: SELECT idgraph.verify_audit();';
+
+-- ---------------------------------------------------------------------------
+-- Submissions named by the caller (the sead_utility layer passes uuid and name)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION idgraph.ensure_submission(p_submission uuid, p_name text,
+                                          p_source_system text DEFAULT 'sead_utility', p_data_type text DEFAULT 'unspecified')
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v_name text;
+BEGIN
+  IF p_submission IS NULL THEN
+    RAISE EXCEPTION 'submission uuid must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  SELECT s.submission_name INTO v_name FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+  IF FOUND THEN
+    IF p_name IS NOT NULL AND p_name <> v_name THEN
+      RAISE EXCEPTION 'submission % is named %, not %', p_submission, quote_literal(v_name), quote_literal(p_name)
+        USING ERRCODE = '22023';
+    END IF;
+    RETURN p_submission;
+  END IF;
+  IF p_name IS NULL OR length(btrim(p_name)) = 0 OR length(p_name) > 200 THEN
+    RAISE EXCEPTION 'a new submission needs a name of 1 to 200 characters' USING ERRCODE = '22023';
+  END IF;
+  INSERT INTO idgraph.submissions (submission_id, submission_name, source_system, data_type, created_by, created_by_team)
+  VALUES (p_submission, p_name, coalesce(p_source_system, 'sead_utility'), coalesce(p_data_type, 'unspecified'),
+          idgraph._actor(), nullif(current_setting('idgraph.team', true), ''))
+  ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    -- Lost a race for the same uuid (fine if the name matches) or the name is taken.
+    SELECT s.submission_name INTO v_name FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+    IF v_name IS DISTINCT FROM p_name THEN
+      RAISE EXCEPTION 'a submission named % already exists', quote_literal(p_name) USING ERRCODE = '23505';
+    END IF;
+    RETURN p_submission;
+  END IF;
+  PERFORM idgraph._audit('create_submission', p_submission, NULL, NULL, NULL, NULL, 0, 0,
+                         jsonb_build_object('name', p_name, 'source_system', p_source_system, 'data_type', p_data_type), t0);
+  RETURN p_submission;
+END
+$$;
+COMMENT ON FUNCTION idgraph.ensure_submission(uuid, text, text, text) IS
+$$Returns the submission with this uuid, creating it (pending) under this name when it does not exist yet.
+Example: SELECT idgraph.ensure_submission('…'::uuid, 'sites-2026-11');$$;

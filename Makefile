@@ -1,0 +1,44 @@
+# idgraph — `make run` to try it, `make test` to test it. `make` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+DB ?= idgraph
+TEST_DB ?= idgraph_test
+SQITCH_TARGET = db:pg://postgres@/$(1)
+
+.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
+	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+setup: ## install missing packages and cargo-pgrx, start PostgreSQL 15 (no build)
+	@scripts/setup.sh --no-install
+
+install: setup ## build the extension (release) and install it into PostgreSQL 15
+	@scripts/install.sh
+
+run: install ## deploy into database $(DB) with sqitch, load the demo, print how to use it
+	@scripts/run.sh $(DB)
+
+test: install ## every test: core, sqitch round trip, pgTAP, integration, upgrade, dump/restore, compose
+	@scripts/test.sh $(TEST_DB)
+
+test-core: ## cargo test for core/ (no database)
+	cargo test -p idgraph-core
+
+test-pgtap: ## pgTAP suite on a fresh sqitch-deployed database
+	@scripts/test.sh $(TEST_DB) pgtap
+
+test-integration: ## Rust integration tests against the real database
+	@scripts/test.sh $(TEST_DB) integration
+
+lint: ## rustfmt + clippy -D warnings
+	cargo fmt --all --check
+	cargo clippy -p idgraph-core --all-targets -- -D warnings
+	cargo clippy -p idgraph --lib -- -D warnings
+
+fmt: ## format the Rust code
+	cargo fmt --all
+
+bench: install ## benchmarks (pgbench + graph); results go to benches/README.md
+	@benches/run.sh

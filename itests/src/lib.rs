@@ -1,0 +1,45 @@
+//! Shared helpers for the integration tests: connections to the test database that
+//! `scripts/test.sh` deployed with sqitch, as superuser or as a login role that is a
+//! member of one of idgraph's roles.
+
+use tokio_postgres::{Client, NoTls};
+
+/// The database under test (`IDGRAPH_TEST_DB`, default `idgraph_test`).
+pub fn test_db() -> String {
+    std::env::var("IDGRAPH_TEST_DB").unwrap_or_else(|_| "idgraph_test".to_string())
+}
+
+/// Connects as the `postgres` superuser over the local socket.
+pub async fn connect_admin() -> Result<Client, tokio_postgres::Error> {
+    connect(&format!("host=/var/run/postgresql user=postgres dbname={}", test_db())).await
+}
+
+/// Connects with an explicit connection string; the connection task is spawned.
+pub async fn connect(conninfo: &str) -> Result<Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(conninfo, NoTls).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
+}
+
+/// Creates (or resets) a LOGIN role that is a member of `member_of` and connects as it
+/// over TCP with a password, the way a pipeline logs in.
+pub async fn connect_as_member(
+    admin: &Client,
+    login: &str,
+    member_of: &str,
+) -> Result<Client, tokio_postgres::Error> {
+    let password = format!("pw-{}", uuid::Uuid::new_v4());
+    let exists = admin.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&login]).await?.is_some();
+    let verb = if exists { "ALTER" } else { "CREATE" };
+    admin
+        .batch_execute(&format!("{verb} ROLE \"{login}\" LOGIN PASSWORD '{password}'"))
+        .await?;
+    admin.batch_execute(&format!("GRANT \"{member_of}\" TO \"{login}\"")).await?;
+    connect(&format!(
+        "host=127.0.0.1 port=5432 user={login} password={password} dbname={}",
+        test_db()
+    ))
+    .await
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
+# Stages (default: all): core sqitch pgtap integration upgrade dump compose
+. "$(dirname "$0")/env.sh"
+cd "$(dirname "$0")/.."
+DB=${1:-idgraph_test}; shift || true
+STAGES=${*:-core sqitch pgtap integration upgrade dump compose}
+TARGET="db:pg://postgres@/$DB"
+export IDGRAPH_TEST_DB=$DB
+failed=()
+run_stage() { # name, command...
+  local name=$1; shift
+  log "test: $name"
+  if "$@"; then log "test: $name ok"; else log "test: $name FAILED"; failed+=("$name"); fi
+}
+fresh_db() {
+  dropdb --if-exists --force "$DB"
+  createdb "$DB"
+}
+stage_core() { cargo test -p idgraph-core --quiet; }
+stage_sqitch() {
+  # The DBA's round trip: deploy+verify, verify, revert to zero, deploy again.
+  fresh_db
+  (cd sqitch && sqitch deploy --verify "$TARGET" && sqitch verify "$TARGET" \
+     && sqitch revert -y "$TARGET" && sqitch deploy --verify "$TARGET")
+}
+stage_pgtap() {
+  psql -qd "$DB" -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null
+  pg_prove -d "$DB" --ext .sql -r tests/pgtap/
+}
+stage_integration() { cargo test -p idgraph-itests --quiet -- --test-threads=1; }
+stage_upgrade() { tests/upgrade.sh; }
+stage_dump() { tests/dump_restore.sh "$DB"; }
+stage_compose() { docker-compose -f docker-compose.yml config -q; }
+for s in $STAGES; do
+  case $s in
+    pgtap|integration|dump) [ -n "$(psql -Atd "$DB" -c "select 1 from pg_extension where extname='idgraph'" 2>/dev/null)" ] || stage_sqitch ;;
+  esac
+  run_stage "$s" "stage_$s"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  log "FAILED stages: ${failed[*]}"
+  exit 1
+fi
+log "all test stages passed: $STAGES"
