@@ -14,6 +14,10 @@ pub mod gucs;
 
 // Tables, sequences and triggers come first; everything else may refer to them.
 extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
+// Dependency graph tables and triggers.
+extension_sql_file!("../../sql/graph_schema.sql", name = "graph_schema", requires = ["schema"]);
+// API keys and whatever else the HTTPS facade keeps in the database.
+extension_sql_file!("../../sql/facade.sql", name = "facade", requires = ["schema", "identity"]);
 // PL/pgSQL that calls the Rust functions declared in `api::identity`.
 extension_sql_file!(
     "../../sql/identity.sql",

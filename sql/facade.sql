@@ -1,0 +1,1 @@
+-- idgraph: tables and functions the HTTPS facade needs (API keys). Owned by the facade work.

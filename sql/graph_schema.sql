@@ -1,0 +1,144 @@
+-- idgraph: service dependency graph tables (SPEC §2).
+--
+-- Every change to services or edges bumps idgraph.graph_state.version in the same
+-- transaction (statement triggers). Backends cache the graph keyed by (version, xmin of
+-- the graph_state row): a change committed by another session is seen by the next call,
+-- and a rolled-back change can never be mistaken for a later committed one.
+
+CREATE TABLE idgraph.graph_state (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    version    bigint NOT NULL DEFAULT 0,
+    changed_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO idgraph.graph_state DEFAULT VALUES;
+COMMENT ON TABLE idgraph.graph_state IS 'The graph version, bumped by every change to services or edges.';
+
+CREATE TABLE idgraph.services (
+    service_pk     serial PRIMARY KEY,
+    service_id     text NOT NULL UNIQUE CHECK (length(service_id) BETWEEN 1 AND 255),
+    metadata       jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(metadata) = 'object'),
+    team           text,
+    criticality    text CHECK (criticality IN ('critical', 'high', 'medium', 'low')),
+    kind           text NOT NULL DEFAULT 'internal' CHECK (kind IN ('internal', 'external')),
+    availability   float8 CHECK (availability >= 0 AND availability <= 1),
+    published_sla  float8 CHECK (published_sla >= 0 AND published_sla <= 1),
+    discovered     boolean NOT NULL DEFAULT false,   -- a placeholder created by an edge to an unknown service
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    last_seen_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE idgraph.services IS 'Services of the dependency graph; discovered = placeholder created by an edge.';
+
+CREATE TABLE idgraph.edges (
+    edge_pk           bigserial PRIMARY KEY,
+    source_pk         integer NOT NULL REFERENCES idgraph.services (service_pk) ON DELETE CASCADE,
+    target_pk         integer NOT NULL REFERENCES idgraph.services (service_pk) ON DELETE CASCADE,
+    discovery_source  text NOT NULL CHECK (discovery_source IN ('manual', 'service_mesh', 'otel_service_graph', 'kubernetes')),
+    communication_mode text NOT NULL DEFAULT 'sync' CHECK (communication_mode IN ('sync', 'async')),
+    criticality       text NOT NULL DEFAULT 'hard' CHECK (criticality IN ('hard', 'soft', 'degraded')),
+    protocol          text,
+    timeout_ms        integer CHECK (timeout_ms >= 0),
+    retry_config      jsonb,
+    redundancy_group  text,
+    confidence        float8 CHECK (confidence >= 0 AND confidence <= 1),
+    first_observed_at timestamptz NOT NULL DEFAULT now(),
+    last_observed_at  timestamptz NOT NULL DEFAULT now(),
+    stale             boolean NOT NULL DEFAULT false,
+    UNIQUE (source_pk, target_pk, discovery_source)
+);
+CREATE INDEX edges_target_idx ON idgraph.edges (target_pk);
+COMMENT ON TABLE idgraph.edges IS
+  'Observed dependencies, one row per (source, target, discovery_source); stale edges are kept and skipped unless asked for.';
+
+-- Priority of discovery sources when they disagree about a pair: lower wins.
+CREATE FUNCTION idgraph.discovery_priority(p_source text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE p_source WHEN 'manual' THEN 1 WHEN 'service_mesh' THEN 2
+                           WHEN 'otel_service_graph' THEN 3 WHEN 'kubernetes' THEN 4 END $$;
+COMMENT ON FUNCTION idgraph.discovery_priority(text) IS
+  'manual (1) > service_mesh (2) > otel_service_graph (3) > kubernetes (4). Example: SELECT idgraph.discovery_priority(''manual'');';
+
+-- The effective edge of each (source, target) pair: the highest-priority source's row.
+CREATE VIEW idgraph.effective_edges AS
+SELECT DISTINCT ON (e.source_pk, e.target_pk)
+       e.edge_pk, e.source_pk, e.target_pk, s.service_id AS source_id, t.service_id AS target_id,
+       e.discovery_source, e.communication_mode, e.criticality, e.protocol, e.timeout_ms,
+       e.redundancy_group, e.confidence, e.last_observed_at, e.stale
+  FROM idgraph.edges e
+  JOIN idgraph.services s ON s.service_pk = e.source_pk
+  JOIN idgraph.services t ON t.service_pk = e.target_pk
+ ORDER BY e.source_pk, e.target_pk, e.stale, idgraph.discovery_priority(e.discovery_source);
+COMMENT ON VIEW idgraph.effective_edges IS
+  'One row per (source, target): the non-stale row of the highest-priority discovery source (stale rows only when no fresh one exists).';
+
+CREATE TABLE idgraph.circular_dependency_alerts (
+    alert_id      bigserial PRIMARY KEY,
+    members       text[] NOT NULL,            -- sorted service ids of the SCC
+    cycle_path    text[] NOT NULL,            -- a closed walk through the members
+    status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+    detected_at   timestamptz NOT NULL DEFAULT now(),
+    acknowledged_at timestamptz,
+    acknowledged_by text,
+    resolved_at   timestamptz,
+    graph_version bigint NOT NULL
+);
+CREATE UNIQUE INDEX circular_dependency_alerts_open_idx
+    ON idgraph.circular_dependency_alerts (members) WHERE status <> 'resolved';
+COMMENT ON TABLE idgraph.circular_dependency_alerts IS
+  'Strongly connected components of 2+ services (or self loops) found after ingest: open -> acknowledged -> resolved.';
+
+CREATE TABLE idgraph.slos (
+    service_pk          integer PRIMARY KEY REFERENCES idgraph.services (service_pk) ON DELETE CASCADE,
+    availability_target float8 NOT NULL CHECK (availability_target > 0 AND availability_target < 1),
+    latency_p95_ms      float8 CHECK (latency_p95_ms > 0),
+    latency_p99_ms      float8 CHECK (latency_p99_ms > 0),
+    set_by              text NOT NULL,
+    rationale           text,
+    updated_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE idgraph.slos IS 'The active SLO of each service; history in idgraph.slo_audit_log.';
+
+CREATE TABLE idgraph.slo_audit_log (
+    audit_id            bigserial PRIMARY KEY,
+    service_id          text NOT NULL,
+    action              text NOT NULL CHECK (action IN ('set', 'delete')),
+    old_value           jsonb,
+    new_value           jsonb,
+    actor               text NOT NULL,
+    db_user             text NOT NULL DEFAULT session_user,
+    rationale           text,
+    logged_at           timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX slo_audit_log_service_idx ON idgraph.slo_audit_log (service_id, audit_id);
+COMMENT ON TABLE idgraph.slo_audit_log IS 'Append-only history of SLO changes (UPDATE/DELETE/TRUNCATE refused).';
+CREATE TRIGGER slo_audit_log_append_only BEFORE UPDATE OR DELETE ON idgraph.slo_audit_log
+  FOR EACH ROW EXECUTE FUNCTION idgraph._append_only();
+CREATE TRIGGER slo_audit_log_no_truncate BEFORE TRUNCATE ON idgraph.slo_audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._append_only();
+
+CREATE FUNCTION idgraph._bump_graph_version() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE idgraph.graph_state SET version = version + 1, changed_at = now();
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER services_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.services
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
+CREATE TRIGGER edges_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.edges
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
+CREATE TRIGGER slos_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.slos
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
+
+SELECT pg_catalog.pg_extension_config_dump('idgraph.services', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.services_service_pk_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.edges', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.edges_edge_pk_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.circular_dependency_alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.circular_dependency_alerts_alert_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.slos', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.slo_audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.slo_audit_log_audit_id_seq', '');
