@@ -3,6 +3,9 @@
 # hand-written upgrade scripts beside the generated install script.
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
+# One build/install at a time (several engineers, or make targets, may run at once).
+exec 9>/tmp/idgraph-install.lock
+flock 9
 log "building and installing the idgraph extension (release)"
 if [ -z "$SUDO" ]; then
   (cd pg_ext && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
