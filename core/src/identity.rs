@@ -150,7 +150,11 @@ mod tests {
             "  {A3E4F567-e89b-12d3-a456-426614174001} ",
             "a3e4f567e89b12d3a456426614174001",
         ] {
-            assert_eq!(normalize(form, ExternalIdType::Uuid).as_deref(), Ok(want), "{form}");
+            assert_eq!(
+                normalize(form, ExternalIdType::Uuid).as_deref(),
+                Ok(want),
+                "{form}"
+            );
         }
     }
 
@@ -168,7 +172,10 @@ mod tests {
             "'; drop table x; --",
         ] {
             assert!(
-                matches!(normalize(bad, ExternalIdType::Uuid), Err(IdError::MalformedUuid(_))),
+                matches!(
+                    normalize(bad, ExternalIdType::Uuid),
+                    Err(IdError::MalformedUuid(_))
+                ),
                 "{bad:?} should be refused"
             );
         }
@@ -176,21 +183,37 @@ mod tests {
 
     #[test]
     fn natural_keys() {
-        assert_eq!(normalize("  SITE-1 ", ExternalIdType::NaturalKey).as_deref(), Ok("SITE-1"));
-        assert_eq!(normalize("   ", ExternalIdType::NaturalKey), Err(IdError::EmptyNaturalKey));
+        assert_eq!(
+            normalize("  SITE-1 ", ExternalIdType::NaturalKey).as_deref(),
+            Ok("SITE-1")
+        );
+        assert_eq!(
+            normalize("   ", ExternalIdType::NaturalKey),
+            Err(IdError::EmptyNaturalKey)
+        );
         let long = "x".repeat(MAX_NATURAL_KEY_BYTES + 1);
         assert_eq!(
             normalize(&long, ExternalIdType::NaturalKey),
             Err(IdError::NaturalKeyTooLong(MAX_NATURAL_KEY_BYTES + 1))
         );
-        assert!(normalize(&"x".repeat(MAX_NATURAL_KEY_BYTES), ExternalIdType::NaturalKey).is_ok());
-        assert_eq!(normalize("a\nb", ExternalIdType::NaturalKey), Err(IdError::NaturalKeyControlChar(1)));
+        assert!(normalize(
+            &"x".repeat(MAX_NATURAL_KEY_BYTES),
+            ExternalIdType::NaturalKey
+        )
+        .is_ok());
+        assert_eq!(
+            normalize("a\nb", ExternalIdType::NaturalKey),
+            Err(IdError::NaturalKeyControlChar(1))
+        );
     }
 
     #[test]
     fn types_parse() {
         assert_eq!(ExternalIdType::parse("uuid"), Ok(ExternalIdType::Uuid));
-        assert_eq!(ExternalIdType::parse("natural_key"), Ok(ExternalIdType::NaturalKey));
+        assert_eq!(
+            ExternalIdType::parse("natural_key"),
+            Ok(ExternalIdType::NaturalKey)
+        );
         assert!(ExternalIdType::parse("UUID").is_err());
     }
 

@@ -11,7 +11,11 @@ pub fn test_db() -> String {
 
 /// Connects as the `postgres` superuser over the local socket.
 pub async fn connect_admin() -> Result<Client, tokio_postgres::Error> {
-    connect(&format!("host=/var/run/postgresql user=postgres dbname={}", test_db())).await
+    connect(&format!(
+        "host=/var/run/postgresql user=postgres dbname={}",
+        test_db()
+    ))
+    .await
 }
 
 /// Connects with an explicit connection string; the connection task is spawned.
@@ -31,12 +35,19 @@ pub async fn connect_as_member(
     member_of: &str,
 ) -> Result<Client, tokio_postgres::Error> {
     let password = format!("pw-{}", uuid::Uuid::new_v4());
-    let exists = admin.query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&login]).await?.is_some();
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&login])
+        .await?
+        .is_some();
     let verb = if exists { "ALTER" } else { "CREATE" };
     admin
-        .batch_execute(&format!("{verb} ROLE \"{login}\" LOGIN PASSWORD '{password}'"))
+        .batch_execute(&format!(
+            "{verb} ROLE \"{login}\" LOGIN PASSWORD '{password}'"
+        ))
         .await?;
-    admin.batch_execute(&format!("GRANT \"{member_of}\" TO \"{login}\"")).await?;
+    admin
+        .batch_execute(&format!("GRANT \"{member_of}\" TO \"{login}\""))
+        .await?;
     connect(&format!(
         "host=127.0.0.1 port=5432 user={login} password={password} dbname={}",
         test_db()

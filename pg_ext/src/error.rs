@@ -17,7 +17,12 @@ pub struct IdgraphError {
 
 impl IdgraphError {
     pub fn new(code: PgSqlErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), hint: None, detail: None }
+        Self {
+            code,
+            message: message.into(),
+            hint: None,
+            detail: None,
+        }
     }
 
     /// 22023 invalid_parameter_value.
@@ -27,7 +32,10 @@ impl IdgraphError {
 
     /// 22004 null_value_not_allowed.
     pub fn null(what: &str) -> Self {
-        Self::new(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, format!("{what} must not be NULL"))
+        Self::new(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{what} must not be NULL"),
+        )
     }
 
     /// P0002 no_data_found.

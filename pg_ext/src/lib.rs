@@ -15,14 +15,27 @@ pub mod gucs;
 // Tables, sequences and triggers come first; everything else may refer to them.
 extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
 // Dependency graph tables and triggers.
-extension_sql_file!("../../sql/graph_schema.sql", name = "graph_schema", requires = ["schema"]);
+extension_sql_file!(
+    "../../sql/graph_schema.sql",
+    name = "graph_schema",
+    requires = ["schema"]
+);
 // API keys and whatever else the HTTPS facade keeps in the database.
-extension_sql_file!("../../sql/facade.sql", name = "facade", requires = ["schema", "identity"]);
+extension_sql_file!(
+    "../../sql/facade.sql",
+    name = "facade",
+    requires = ["schema", "identity"]
+);
 // PL/pgSQL that calls the Rust functions declared in `api::identity`.
 extension_sql_file!(
     "../../sql/identity.sql",
     name = "identity",
-    requires = ["schema", api::identity::normalize_external_id, api::identity::normalize_external_ids, api::identity::_system_identifier]
+    requires = [
+        "schema",
+        api::identity::normalize_external_id,
+        api::identity::normalize_external_ids,
+        api::identity::_system_identifier
+    ]
 );
 // Last: privileges. Nothing is executable by PUBLIC until a DBA grants it (sqitch `grants_api`).
 extension_sql_file!("../../sql/finalize.sql", name = "finalize", finalize);
@@ -43,7 +56,10 @@ mod tests {
         let got = Spi::get_one::<String>(
             "SELECT idgraph.normalize_external_id('{A3E4F567-E89B-12D3-A456-426614174001}', 'uuid')",
         );
-        assert_eq!(got, Ok(Some("a3e4f567-e89b-12d3-a456-426614174001".to_string())));
+        assert_eq!(
+            got,
+            Ok(Some("a3e4f567-e89b-12d3-a456-426614174001".to_string()))
+        );
     }
 }
 

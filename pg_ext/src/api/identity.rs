@@ -47,7 +47,9 @@ pub fn normalize_external_ids(
         };
         match identity::normalize(id, ty) {
             Ok(n) => out.push(n),
-            Err(e) => IdgraphError::invalid(format!("external id at position {}: {e}", i + 1)).raise(),
+            Err(e) => {
+                IdgraphError::invalid(format!("external id at position {}: {e}", i + 1)).raise()
+            }
         }
     }
     out
