@@ -23,25 +23,27 @@
 
 -- Who is acting: the facade sets idgraph.actor to its authenticated principal per
 -- request; a pipeline logged in directly is its session user.
+-- No SET clause, so that it is inlined; everything in it is schema-qualified.
 CREATE FUNCTION idgraph._actor() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(nullif(current_setting('idgraph.actor', true), ''), session_user::text) $$;
+AS $$ SELECT coalesce(NULLIF(pg_catalog.current_setting('idgraph.actor', true), ''), session_user::text) $$;
 
 CREATE FUNCTION idgraph._audit(
     p_action text, p_submission uuid, p_target integer, p_external_id text,
     p_alloc bigint, p_is_new boolean, p_total integer, p_new integer,
     p_detail jsonb, p_started timestamptz)
 RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE
+-- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
 AS $$
+BEGIN
   INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, external_id,
                                  alloc_integer_id, is_new, n_total, n_new, detail, duration_us, sysid)
   VALUES (idgraph._actor(), p_action, p_submission, p_target, p_external_id, p_alloc, p_is_new,
           p_total, p_new, p_detail,
           (extract(epoch FROM clock_timestamp() - p_started) * 1000000)::bigint,
           idgraph._system_identifier());
+END
 $$;
 
 -- Resolves a table name the way Postgres resolves it for the caller (invoker rights,
@@ -73,7 +75,7 @@ $$;
 -- The registered target for (table, column), or 42704.
 CREATE FUNCTION idgraph._target(p_rel regclass, p_column text) RETURNS idgraph.targets
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
+-- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
 AS $$
 DECLARE
   v idgraph.targets;
@@ -96,7 +98,7 @@ $$;
 -- submission proceed together; commit/rollback take FOR UPDATE and so wait for them.
 CREATE FUNCTION idgraph._open_submission(p_submission uuid) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
 AS $$
 DECLARE
   v_status text;
@@ -295,6 +297,8 @@ COMMENT ON FUNCTION idgraph.submission(uuid) IS
 -- Allocation
 -- ---------------------------------------------------------------------------
 
+-- The hot path. Everything is inline (no nested helper calls, no nested SET frames):
+-- measured, each helper call cost as much as an index probe.
 CREATE FUNCTION idgraph._allocate(
     p_submission uuid, p_rel regclass, p_column text, p_external_id text,
     p_external_id_type text, p_content_hash text, p_external_system_id text, p_external_data jsonb)
@@ -304,39 +308,56 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t0 timestamptz := clock_timestamp();
-  v_t idgraph.targets;
+  v_actor text := idgraph._actor();
+  v_target integer;
+  v_seq regclass;
   v_id text;
   v_alloc bigint;
   v_status text;
   v_hash text;
   v_new boolean := false;
 BEGIN
-  IF p_external_id IS NULL OR p_external_id_type IS NULL THEN
-    RAISE EXCEPTION 'external id and its type must not be NULL' USING ERRCODE = '22004';
+  IF p_submission IS NULL OR p_external_id IS NULL OR p_external_id_type IS NULL OR p_column IS NULL THEN
+    RAISE EXCEPTION 'submission, column, external id and its type must not be NULL' USING ERRCODE = '22004';
   END IF;
-  v_t := idgraph._target(p_rel, p_column);
+  SELECT t.target_id, t.alloc_seq INTO v_target, v_seq
+    FROM idgraph.targets t WHERE t.table_oid = p_rel AND t.column_name = p_column;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'target %.% is not registered for allocation', p_rel, quote_ident(p_column)
+      USING ERRCODE = '42704',
+            HINT = 'An idgraph_admin registers targets with idgraph.register_target(table, column).';
+  END IF;
   v_id := idgraph.normalize_external_id(p_external_id, p_external_id_type);
-  PERFORM idgraph._open_submission(p_submission);
+  -- FOR KEY SHARE: concurrent allocations into one submission go together; commit and
+  -- rollback (FOR UPDATE) wait for them, so nothing slips into a closed submission.
+  SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'submission % does not exist', p_submission
+      USING ERRCODE = 'P0002', HINT = 'Create one with idgraph.create_submission(name, source_system, data_type).';
+  ELSIF v_status <> 'pending' THEN
+    RAISE EXCEPTION 'submission % is %, it accepts no more allocations', p_submission, v_status
+      USING ERRCODE = '55000', HINT = 'Create a new submission.';
+  END IF;
 
   SELECT a.alloc_integer_id, a.status, a.content_hash INTO v_alloc, v_status, v_hash
-    FROM idgraph.allocations a WHERE a.target_id = v_t.target_id AND a.external_id = v_id;
+    FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
   IF FOUND THEN
     IF v_status = 'rolled_back' THEN
       -- It comes back: same integer, now owned by this submission.
       UPDATE idgraph.allocations a
          SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
              content_hash = coalesce(p_content_hash, a.content_hash)
-       WHERE a.target_id = v_t.target_id AND a.external_id = v_id AND a.status = 'rolled_back';
+       WHERE a.target_id = v_target AND a.external_id = v_id AND a.status = 'rolled_back';
       v_new := FOUND;
     ELSIF p_content_hash IS NOT NULL AND p_content_hash IS DISTINCT FROM v_hash THEN
       UPDATE idgraph.allocations a SET content_hash = p_content_hash
-       WHERE a.target_id = v_t.target_id AND a.external_id = v_id;
+       WHERE a.target_id = v_target AND a.external_id = v_id;
     END IF;
   ELSE
     INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type, submission_id,
                                           content_hash, external_system_id, external_data, created_by)
-    VALUES (v_t.target_id, v_id, nextval(v_t.alloc_seq), p_external_id_type, p_submission,
-            p_content_hash, p_external_system_id, p_external_data, idgraph._actor())
+    VALUES (v_target, v_id, nextval(v_seq), p_external_id_type, p_submission,
+            p_content_hash, p_external_system_id, p_external_data, v_actor)
     ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
     RETURNING a.alloc_integer_id INTO v_alloc;
     IF FOUND THEN
@@ -344,7 +365,7 @@ BEGIN
     ELSE
       -- Another session allocated it first and has committed (ON CONFLICT waited for it).
       SELECT a.alloc_integer_id INTO v_alloc
-        FROM idgraph.allocations a WHERE a.target_id = v_t.target_id AND a.external_id = v_id;
+        FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
           USING ERRCODE = '40001', HINT = 'Retry the transaction.';
@@ -352,22 +373,30 @@ BEGIN
     END IF;
   END IF;
 
-  PERFORM idgraph._audit('allocate', p_submission, v_t.target_id, v_id, v_alloc, v_new,
-                         1, v_new::integer, NULL, t0);
-  RETURN QUERY SELECT v_alloc, v_new;
+  INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, external_id, alloc_integer_id,
+                                 is_new, n_total, n_new, duration_us, sysid)
+  VALUES (v_actor, 'allocate', p_submission, v_target, v_id, v_alloc, v_new, 1, v_new::integer,
+          (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint, idgraph._system_identifier());
+  alloc_integer_id := v_alloc;
+  is_new := v_new;
+  RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION idgraph._allocate(uuid, regclass, text, text, text, text, text, jsonb) IS
   'Internal: allocate one id for a resolved target (called by idgraph.allocate and the sead_utility layer).';
 
+-- plpgsql, not sql: a LANGUAGE sql set-returning VOLATILE function is parsed and planned
+-- on every call, a plpgsql one caches its plan.
 CREATE FUNCTION idgraph.allocate(
     p_submission uuid, p_table text, p_column text, p_external_id text,
     p_external_id_type text DEFAULT 'uuid', p_content_hash text DEFAULT NULL)
 RETURNS TABLE (alloc_integer_id bigint, is_new boolean)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
-  SELECT * FROM idgraph._allocate(p_submission, idgraph._resolve_table(p_table), p_column,
-                                  p_external_id, p_external_id_type, p_content_hash, NULL, NULL)
+BEGIN
+  RETURN QUERY SELECT * FROM idgraph._allocate(p_submission, idgraph._resolve_table(p_table), p_column,
+                                               p_external_id, p_external_id_type, p_content_hash, NULL, NULL);
+END
 $$;
 COMMENT ON FUNCTION idgraph.allocate(uuid, text, text, text, text, text) IS
 $$Allocates (or returns) the stable integer for an external id. Idempotent across calls and submissions.
@@ -382,14 +411,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t0 timestamptz := clock_timestamp();
+  v_actor text := idgraph._actor();
   v_t idgraph.targets;
   v_cap integer := coalesce(nullif(current_setting('idgraph.max_batch_size', true), '')::integer, 10000);
   v_n integer := coalesce(cardinality(p_external_ids), 0);
   v_norm text[];
-  v_new text[];
+  v_exts text[];      -- distinct external ids, sorted
+  v_ids bigint[];     -- their integers
+  v_new boolean[];    -- whether this call created (or revived) them
+  v_missing text[];
   v_count_new integer;
-  v_ids bigint[];
-  v_is_new boolean[];
 BEGIN
   IF p_external_ids IS NULL OR p_external_id_type IS NULL THEN
     RAISE EXCEPTION 'external ids and their type must not be NULL' USING ERRCODE = '22004';
@@ -406,55 +437,69 @@ BEGIN
   v_norm := idgraph.normalize_external_ids(p_external_ids, p_external_id_type);
   PERFORM idgraph._open_submission(p_submission);
 
-  -- One statement brings rolled-back ids back and inserts the missing ones, in external-id
-  -- order so that concurrent batches over overlapping ids take index locks in the same
-  -- order and cannot deadlock.
+  -- One statement: look up what exists (one index probe per distinct id), bring
+  -- rolled-back ids back, insert the missing ones in external-id order (so concurrent
+  -- batches over overlapping ids take index locks in the same order and cannot
+  -- deadlock), and collect every distinct id's integer from the lookup or the RETURNING.
   WITH input AS (
     SELECT u.ext, min(u.ord) AS ord FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord) GROUP BY u.ext
-  ), hashes AS (
-    SELECT i.ext, p_content_hashes[i.ord] AS hash FROM input i
+  ), probe AS (
+    SELECT i.ext, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id, x.status
+      FROM input i
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, a.status FROM idgraph.allocations a
+                          WHERE a.target_id = v_t.target_id AND a.external_id = i.ext LIMIT 1) x ON true
   ), revived AS (
     UPDATE idgraph.allocations a
        SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
-           content_hash = coalesce(h.hash, a.content_hash)
-      FROM hashes h
-     WHERE a.target_id = v_t.target_id AND a.external_id = h.ext AND a.status = 'rolled_back'
+           content_hash = coalesce(p.hash, a.content_hash)
+      FROM probe p
+     WHERE p.status = 'rolled_back' AND a.target_id = v_t.target_id AND a.external_id = p.ext
+       AND a.status = 'rolled_back'
     RETURNING a.external_id
   ), inserted AS (
     INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type,
                                           submission_id, content_hash, created_by)
-    SELECT v_t.target_id, s.ext, nextval(v_t.alloc_seq), p_external_id_type, p_submission, s.hash, idgraph._actor()
-      FROM (SELECT h.ext, h.hash FROM hashes h
-             WHERE NOT EXISTS (SELECT 1 FROM idgraph.allocations x
-                                WHERE x.target_id = v_t.target_id AND x.external_id = h.ext)
-             ORDER BY h.ext) s
+    SELECT v_t.target_id, m.ext, nextval(v_t.alloc_seq), p_external_id_type, p_submission, m.hash, v_actor
+      FROM (SELECT p.ext, p.hash FROM probe p WHERE p.alloc_integer_id IS NULL ORDER BY p.ext) m
     ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
-    RETURNING a.external_id
+    RETURNING a.external_id, a.alloc_integer_id
   )
-  SELECT array_agg(n.external_id) INTO v_new
-    FROM (SELECT r.external_id FROM revived r UNION ALL SELECT i.external_id FROM inserted i) n;
-  v_count_new := coalesce(cardinality(v_new), 0);
+  SELECT array_agg(p.ext ORDER BY p.ext),
+         array_agg(coalesce(p.alloc_integer_id, n.alloc_integer_id) ORDER BY p.ext),
+         array_agg(n.external_id IS NOT NULL OR r.external_id IS NOT NULL ORDER BY p.ext)
+    INTO v_exts, v_ids, v_new
+    FROM probe p
+    LEFT JOIN inserted n ON n.external_id = p.ext
+    LEFT JOIN revived r ON r.external_id = p.ext;
 
-  -- A fresh statement (fresh snapshot under READ COMMITTED) sees ids that concurrent
-  -- batches committed while we waited on them.
-  SELECT array_agg(r.alloc_integer_id ORDER BY r.ord), array_agg(r.is_new ORDER BY r.ord)
-    INTO v_ids, v_is_new
-    FROM (SELECT u.ord, a.alloc_integer_id,
-                 (n.ext IS NOT NULL AND u.ord = min(u.ord) OVER (PARTITION BY u.ext)) AS is_new
-            FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord)
-            LEFT JOIN idgraph.allocations a ON a.target_id = v_t.target_id AND a.external_id = u.ext
-            LEFT JOIN unnest(v_new) AS n(ext) ON n.ext = u.ext) r;
-
-  IF array_position(v_ids, NULL) IS NOT NULL THEN
-    RAISE EXCEPTION 'could not serialize a batch allocation (ids allocated concurrently)'
-      USING ERRCODE = '40001', HINT = 'Retry the transaction (use READ COMMITTED for batch allocation).';
+  -- Ids a concurrent batch inserted while we waited on it (ON CONFLICT skipped them): a
+  -- fresh statement (fresh snapshot under READ COMMITTED) sees them now.
+  SELECT array_agg(e.ext) INTO v_missing
+    FROM unnest(v_exts, v_ids) AS e(ext, id) WHERE e.id IS NULL;
+  IF v_missing IS NOT NULL THEN
+    SELECT array_agg(coalesce(f.alloc_integer_id, e.id) ORDER BY e.ord) INTO v_ids
+      FROM unnest(v_exts, v_ids) WITH ORDINALITY AS e(ext, id, ord)
+      LEFT JOIN idgraph.allocations f
+        ON e.id IS NULL AND f.target_id = v_t.target_id AND f.external_id = e.ext;
+    IF array_position(v_ids, NULL) IS NOT NULL THEN
+      RAISE EXCEPTION 'could not serialize a batch allocation (ids allocated concurrently)'
+        USING ERRCODE = '40001', HINT = 'Retry the transaction (use READ COMMITTED for batch allocation).';
+    END IF;
   END IF;
+  SELECT count(*) FILTER (WHERE x) INTO v_count_new FROM unnest(v_new) x;
 
-  PERFORM idgraph._audit('allocate_batch', p_submission, v_t.target_id, NULL, NULL, NULL, v_n, v_count_new,
-                         jsonb_build_object('ids_sha256', encode(sha256(convert_to(array_to_string(v_norm, E'\n'), 'UTF8')), 'hex'),
-                                            'type', p_external_id_type), t0);
-  RETURN QUERY SELECT x.ord, x.ext, x.id, x.is_new
-                 FROM unnest(v_norm, v_ids, v_is_new) WITH ORDINALITY AS x(ext, id, is_new, ord);
+  INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, n_total, n_new, detail, duration_us, sysid)
+  VALUES (v_actor, 'allocate_batch', p_submission, v_t.target_id, v_n, v_count_new,
+          jsonb_build_object('distinct', cardinality(v_exts), 'type', p_external_id_type,
+                             'ids_sha256', encode(sha256(convert_to(array_to_string(v_norm, E'\n'), 'UTF8')), 'hex')),
+          (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint, idgraph._system_identifier());
+
+  -- Back to input order; a duplicate shares its integer, is_new only on its first occurrence.
+  RETURN QUERY
+    SELECT u.ord, u.ext, d.id, d.is_new AND u.ord = min(u.ord) OVER (PARTITION BY u.ext)
+      FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord)
+      JOIN unnest(v_exts, v_ids, v_new) AS d(ext, id, is_new) ON d.ext = u.ext
+     ORDER BY u.ord;
 END
 $$;
 COMMENT ON FUNCTION idgraph._allocate_batch(uuid, regclass, text, text[], text, text[]) IS
@@ -464,10 +509,12 @@ CREATE FUNCTION idgraph.allocate_batch(
     p_submission uuid, p_table text, p_column text, p_external_ids text[],
     p_external_id_type text DEFAULT 'uuid', p_content_hashes text[] DEFAULT NULL)
 RETURNS TABLE (ordinality bigint, external_id text, alloc_integer_id bigint, is_new boolean)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $$
-  SELECT * FROM idgraph._allocate_batch(p_submission, idgraph._resolve_table(p_table), p_column,
-                                        p_external_ids, p_external_id_type, p_content_hashes)
+BEGIN
+  RETURN QUERY SELECT * FROM idgraph._allocate_batch(p_submission, idgraph._resolve_table(p_table), p_column,
+                                                     p_external_ids, p_external_id_type, p_content_hashes);
+END
 $$;
 COMMENT ON FUNCTION idgraph.allocate_batch(uuid, text, text, text[], text, text[]) IS
 $$Allocates up to idgraph.max_batch_size ids in one atomic, set-based call; rows come back in input order, duplicates share one integer (is_new only on the first).
@@ -620,7 +667,7 @@ Example: SELECT idgraph.detect_change('tbl_sites', 'site_id', '…', 'sha256-hex
 
 CREATE FUNCTION idgraph._close_submission(p_submission uuid, p_to text) RETURNS idgraph.submissions
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
 AS $$
 DECLARE
   v idgraph.submissions;

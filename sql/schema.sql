@@ -120,23 +120,27 @@ COMMENT ON TABLE idgraph.audit_seals IS
 
 -- The canonical text of an audit row. Timestamps as epoch numerics and no floats, so the
 -- text does not depend on DateStyle, TimeZone or extra_float_digits.
+-- plpgsql rather than sql: a sql function taking a row is not inlined into the trigger and
+-- would be parsed and planned for every audit row; plpgsql caches the expression's plan.
+-- No SET clause (it would cost a GUC save/restore per row); everything is qualified.
 CREATE FUNCTION idgraph._audit_row_hash(r idgraph.audit_log) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT sha256(convert_to(concat_ws('|',
-      r.audit_id, extract(epoch FROM r.logged_at), r.actor, r.db_user, r.action,
+BEGIN
+  RETURN pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.concat_ws('|',
+      r.audit_id, EXTRACT(epoch FROM r.logged_at), r.actor, r.db_user, r.action,
       coalesce(r.submission_id::text, '-'), coalesce(r.target_id::text, '-'),
       coalesce(r.external_id, '-'), coalesce(r.alloc_integer_id::text, '-'),
       coalesce(r.is_new::text, '-'), r.n_total, r.n_new, coalesce(r.detail::text, '-'),
-      r.duration_us, r.txid, r.sysid), 'UTF8'))
+      r.duration_us, r.txid, r.sysid), 'UTF8'));
+END
 $$;
 COMMENT ON FUNCTION idgraph._audit_row_hash(idgraph.audit_log) IS
   'sha256 of an audit row''s canonical text (internal to the audit trail).';
 
+-- No SET clause: it would cost a GUC save/restore per row; everything is qualified.
 CREATE FUNCTION idgraph._audit_before_insert() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   -- A restore (COPY) brings the original hash along; a new row gets its hash here.
