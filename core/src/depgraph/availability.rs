@@ -1,0 +1,899 @@
+//! Composite availability (FR-3), achievability, and impact analysis (FR-4).
+//!
+//! The model, exactly:
+//! - The closure of a service is what it reaches over *required* edges (sync + hard, not
+//!   stale) within `max_depth` hops. Soft, degraded and async edges leaving the closure
+//!   are not followed: they are listed under `excluded` with the reason.
+//! - Strongly connected components of required edges are contracted: a supernode's
+//!   availability is its weakest member's (FR-3 step 2).
+//! - Each component in the closure counts once (a diamond's shared dependency is one
+//!   factor, not two). The service's own component gives `self_availability`.
+//! - Edges from one parent with the same `redundancy_group` (two or more of them) are
+//!   parallel: the group contributes `1 − Π(1 − R_i)` over its members' components.
+//!   A component reached only through such groups is not also a serial factor; the
+//!   members' own dependencies are still serial factors of the closure (replicas
+//!   usually share what is below them).
+//! - composite = self × Π(serial components) × Π(groups).
+//! - Availability used per service: observed when known. External services without
+//!   observations use their published SLA minus `external_pessimism` (default 0.001,
+//!   FR-3's "99.99% → 99.89%"). A service with neither uses `default_availability`
+//!   (0.999) and is listed in `missing_data`.
+//! - confidence = (1 − 0.5 · missing/closure) · (0.8 if truncated else 1), in [0, 1].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::model::{Graph, GraphError, Kind};
+use super::traverse::{traverse, Direction};
+
+/// Tunables of the availability math.
+#[derive(Debug, Clone, Copy)]
+pub struct AvailabilityOptions {
+    pub max_depth: u32,
+    pub default_availability: f64,
+    pub external_pessimism: f64,
+    pub high_risk_share: f64,
+}
+
+impl Default for AvailabilityOptions {
+    fn default() -> Self {
+        Self {
+            max_depth: 10,
+            default_availability: 0.999,
+            external_pessimism: 0.001,
+            high_risk_share: 0.30,
+        }
+    }
+}
+
+/// Where an availability figure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    Observed,
+    PublishedSlaAdjusted,
+    Missing,
+    Proposed,
+}
+
+/// A dependency left out of the composite, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Excluded {
+    pub service_id: String,
+    pub from: String,
+    pub communication_mode: &'static str,
+    pub criticality: &'static str,
+    pub reason: String,
+}
+
+/// An external service in the closure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExternalUse {
+    pub service_id: String,
+    pub availability_used: f64,
+    pub source: DataSource,
+    pub error_budget_share: Option<f64>,
+    pub high_risk: Option<bool>,
+}
+
+/// A contracted cycle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Supernode {
+    pub members: Vec<String>,
+    pub availability: f64,
+    pub weakest: String,
+}
+
+/// A required dependency with the availability used for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HardDependency {
+    pub service_id: String,
+    pub depth: u32,
+    pub availability: f64,
+    pub source: DataSource,
+    pub kind: &'static str,
+}
+
+/// A redundancy group and its parallel availability.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedundancyGroup {
+    pub parent: String,
+    pub group: String,
+    pub members: Vec<String>,
+    pub availability: f64,
+}
+
+/// The composite availability of one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Composite {
+    pub service_id: String,
+    pub composite_availability: f64,
+    pub self_availability: f64,
+    pub bottleneck: Option<String>,
+    pub bottleneck_availability: Option<f64>,
+    pub hard_dependencies: Vec<HardDependency>,
+    pub redundancy_groups: Vec<RedundancyGroup>,
+    pub excluded: Vec<Excluded>,
+    pub external: Vec<ExternalUse>,
+    pub supernodes: Vec<Supernode>,
+    pub truncated: bool,
+    pub max_depth: u32,
+    pub confidence: f64,
+    pub missing_data: Vec<String>,
+    pub target: Option<f64>,
+}
+
+/// One service's availability as used by the math.
+fn availability_of(
+    g: &Graph,
+    v: u32,
+    opts: &AvailabilityOptions,
+    proposed: Option<(u32, f64)>,
+) -> (f64, DataSource) {
+    if let Some((p, a)) = proposed {
+        if p == v {
+            return (a, DataSource::Proposed);
+        }
+    }
+    let s = g.service(v);
+    match (s.availability, s.kind, s.published_sla) {
+        (Some(a), _, _) => (a, DataSource::Observed),
+        (None, Kind::External, Some(sla)) => (
+            (sla - opts.external_pessimism).max(0.0),
+            DataSource::PublishedSlaAdjusted,
+        ),
+        _ => (opts.default_availability, DataSource::Missing),
+    }
+}
+
+/// What the composite computation needs to know about a closure, kept for reuse by the
+/// impact analysis.
+struct Closure {
+    depth: HashMap<u32, u32>,
+    order: Vec<u32>,
+    truncated: bool,
+}
+
+fn required_closure(g: &Graph, start: u32, max_depth: u32) -> Closure {
+    let mut depth = HashMap::from([(start, 0u32)]);
+    let mut order = vec![start];
+    let mut frontier = vec![start];
+    let mut truncated = false;
+    let mut d = 0;
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for &u in &frontier {
+            for &e in g.out_edges(u) {
+                let edge = g.edge(e);
+                if !edge.is_required() || edge.stale || depth.contains_key(&edge.to) {
+                    continue;
+                }
+                if d == max_depth {
+                    truncated = true;
+                    continue;
+                }
+                depth.insert(edge.to, d + 1);
+                order.push(edge.to);
+                next.push(edge.to);
+            }
+        }
+        frontier = next;
+        d += 1;
+    }
+    Closure {
+        depth,
+        order,
+        truncated,
+    }
+}
+
+/// Composite availability of `service` (see the module docs for the model). `target`, when
+/// given, is used for the external error-budget shares.
+pub fn composite(
+    g: &Graph,
+    service: &str,
+    target: Option<f64>,
+    opts: &AvailabilityOptions,
+) -> Result<Composite, GraphError> {
+    let start = g.lookup(service)?;
+    check_fraction(target)?;
+    Ok(composite_at(g, start, target, opts, None))
+}
+
+fn check_fraction(target: Option<f64>) -> Result<(), GraphError> {
+    match target {
+        Some(t) if !(t > 0.0 && t < 1.0) => Err(GraphError::Invalid(format!(
+            "target must be a fraction strictly between 0 and 1 (e.g. 0.999), got {t}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn composite_at(
+    g: &Graph,
+    start: u32,
+    target: Option<f64>,
+    opts: &AvailabilityOptions,
+    proposed: Option<(u32, f64)>,
+) -> Composite {
+    let cl = required_closure(g, start, opts.max_depth);
+    let comps = g.required_components();
+    let in_closure = |v: u32| cl.depth.contains_key(&v);
+
+    // Component availability: weakest member inside the closure.
+    let mut comp_avail: HashMap<u32, (f64, u32)> = HashMap::new();
+    let mut per_service: HashMap<u32, (f64, DataSource)> = HashMap::new();
+    for &v in &cl.order {
+        let (a, src) = availability_of(g, v, opts, proposed);
+        per_service.insert(v, (a, src));
+        let c = comps.of[v as usize];
+        comp_avail
+            .entry(c)
+            .and_modify(|cur| {
+                if a < cur.0 || (a == cur.0 && g.id(v) < g.id(cur.1)) {
+                    *cur = (a, v);
+                }
+            })
+            .or_insert((a, v));
+    }
+    let self_comp = comps.of[start as usize];
+
+    // Redundancy groups: (parent, group) -> member components; and which components are
+    // entered by at least one non-grouped required edge from another component.
+    let mut groups: BTreeMap<(u32, String), Vec<u32>> = BTreeMap::new();
+    let mut serial: HashSet<u32> = HashSet::new();
+    let mut excluded: Vec<Excluded> = Vec::new();
+    for &u in &cl.order {
+        let mut by_group: HashMap<&str, Vec<u32>> = HashMap::new();
+        for &e in g.out_edges(u) {
+            let edge = g.edge(e);
+            if edge.stale {
+                continue;
+            }
+            if !edge.is_required() {
+                let reason = match (edge.mode.as_str(), edge.criticality.as_str()) {
+                    ("async", _) => "async dependency: not in the request path",
+                    (_, "soft") => "soft dependency: the caller works without it",
+                    _ => "degraded dependency: the caller degrades but stays available",
+                };
+                excluded.push(Excluded {
+                    service_id: g.id(edge.to).to_owned(),
+                    from: g.id(u).to_owned(),
+                    communication_mode: edge.mode.as_str(),
+                    criticality: edge.criticality.as_str(),
+                    reason: reason.to_owned(),
+                });
+                continue;
+            }
+            if !in_closure(edge.to) {
+                continue; // beyond the depth limit
+            }
+            match &edge.redundancy_group {
+                Some(grp) => by_group.entry(grp.as_str()).or_default().push(edge.to),
+                None => {
+                    let c = comps.of[edge.to as usize];
+                    if c != comps.of[u as usize] {
+                        serial.insert(c);
+                    }
+                }
+            }
+        }
+        for (grp, members) in by_group {
+            if members.len() >= 2 {
+                let mut cs: Vec<u32> = members.iter().map(|&m| comps.of[m as usize]).collect();
+                cs.sort_unstable();
+                cs.dedup();
+                groups.insert((u, grp.to_owned()), cs);
+            } else {
+                for m in members {
+                    let c = comps.of[m as usize];
+                    if c != comps.of[u as usize] {
+                        serial.insert(c);
+                    }
+                }
+            }
+        }
+    }
+    serial.remove(&self_comp);
+
+    let comp_a = |c: u32| {
+        comp_avail
+            .get(&c)
+            .map(|x| x.0)
+            .unwrap_or(opts.default_availability)
+    };
+    let self_availability = comp_a(self_comp);
+    let mut composite = self_availability;
+    let mut bottleneck: Option<(f64, String)> = None;
+    let mut consider = |a: f64, name: String| match &bottleneck {
+        Some((b, n)) if a > *b || (a == *b && name >= *n) => {}
+        _ => bottleneck = Some((a, name)),
+    };
+    let mut serial_sorted: Vec<u32> = serial.iter().copied().collect();
+    serial_sorted.sort_unstable();
+    for &c in &serial_sorted {
+        let a = comp_a(c);
+        composite *= a;
+        if let Some(&(_, v)) = comp_avail.get(&c) {
+            consider(a, g.id(v).to_owned());
+        }
+    }
+    let mut redundancy_groups = Vec::new();
+    for ((parent, grp), cs) in &groups {
+        let a = 1.0 - cs.iter().map(|&c| 1.0 - comp_a(c)).product::<f64>();
+        composite *= a;
+        let members: Vec<String> = cs
+            .iter()
+            .filter_map(|c| comp_avail.get(c).map(|&(_, v)| g.id(v).to_owned()))
+            .collect();
+        consider(a, format!("redundancy group '{grp}' of {}", g.id(*parent)));
+        redundancy_groups.push(RedundancyGroup {
+            parent: g.id(*parent).to_owned(),
+            group: grp.clone(),
+            members,
+            availability: a,
+        });
+    }
+
+    let mut hard_dependencies = Vec::new();
+    let mut external = Vec::new();
+    let mut missing_data = Vec::new();
+    for &v in &cl.order {
+        let (a, src) = per_service[&v];
+        if src == DataSource::Missing {
+            missing_data.push(g.id(v).to_owned());
+        }
+        if v == start {
+            continue;
+        }
+        let kind = g.service(v).kind;
+        hard_dependencies.push(HardDependency {
+            service_id: g.id(v).to_owned(),
+            depth: cl.depth[&v],
+            availability: a,
+            source: src,
+            kind: if kind == Kind::External {
+                "external"
+            } else {
+                "internal"
+            },
+        });
+        if kind == Kind::External {
+            let share = target.map(|t| (1.0 - a) / (1.0 - t));
+            external.push(ExternalUse {
+                service_id: g.id(v).to_owned(),
+                availability_used: a,
+                source: src,
+                error_budget_share: share,
+                high_risk: share.map(|s| s > opts.high_risk_share),
+            });
+        }
+    }
+    let mut supernodes = Vec::new();
+    let mut seen_comp = HashSet::new();
+    for &v in &cl.order {
+        let c = comps.of[v as usize];
+        if comps.cyclic[c as usize] && seen_comp.insert(c) {
+            let mut members: Vec<String> = comps.members[c as usize]
+                .iter()
+                .filter(|&&m| in_closure(m))
+                .map(|&m| g.id(m).to_owned())
+                .collect();
+            members.sort();
+            let (a, w) = comp_avail[&c];
+            supernodes.push(Supernode {
+                members,
+                availability: a,
+                weakest: g.id(w).to_owned(),
+            });
+        }
+    }
+    let missing_fraction = missing_data.len() as f64 / cl.order.len().max(1) as f64;
+    let confidence =
+        ((1.0 - 0.5 * missing_fraction) * if cl.truncated { 0.8 } else { 1.0 }).clamp(0.0, 1.0);
+    excluded.sort_by(|a, b| (&a.from, &a.service_id).cmp(&(&b.from, &b.service_id)));
+    Composite {
+        service_id: g.id(start).to_owned(),
+        composite_availability: composite,
+        self_availability,
+        bottleneck_availability: bottleneck.as_ref().map(|b| b.0),
+        bottleneck: bottleneck.map(|b| b.1),
+        hard_dependencies,
+        redundancy_groups,
+        excluded,
+        external,
+        supernodes,
+        truncated: cl.truncated,
+        max_depth: opts.max_depth,
+        confidence,
+        missing_data,
+        target,
+    }
+}
+
+/// What a critical dependency would need for the target to be reachable.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NeededDependency {
+    pub service_id: String,
+    pub current: f64,
+    pub needed: f64,
+}
+
+/// Whether a target is achievable given the dependency chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckSlo {
+    pub service_id: String,
+    pub target: f64,
+    pub achievable: bool,
+    pub bound: f64,
+    pub message: String,
+    /// The "extra nine" rule: each critical dependency needs `1 − (1 − target)/10`.
+    pub dependency_target: f64,
+    pub dependencies_below: Vec<NeededDependency>,
+    pub composite: Composite,
+}
+
+fn pct(x: f64) -> String {
+    let s = format!("{:.4}", x * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+/// Checks a desired availability target against the composite bound (FR-3).
+pub fn check_slo(
+    g: &Graph,
+    service: &str,
+    target: f64,
+    opts: &AvailabilityOptions,
+) -> Result<CheckSlo, GraphError> {
+    check_fraction(Some(target))?;
+    let c = composite(g, service, Some(target), opts)?;
+    let dependency_target = 1.0 - (1.0 - target) / 10.0;
+    let dependencies_below: Vec<NeededDependency> = c
+        .hard_dependencies
+        .iter()
+        .filter(|d| d.availability < dependency_target)
+        .map(|d| NeededDependency {
+            service_id: d.service_id.clone(),
+            current: d.availability,
+            needed: dependency_target,
+        })
+        .collect();
+    let achievable = c.composite_availability >= target;
+    let message = if achievable {
+        format!(
+            "The target of {} is achievable: the composite availability bound is {} given the current dependency chain.",
+            pct(target),
+            pct(c.composite_availability)
+        )
+    } else {
+        format!(
+            "The desired target of {} is unachievable. Composite availability bound is {} given current dependency chain. \
+             To achieve {}, each critical dependency must be at least {} (the 10x rule).",
+            pct(target),
+            pct(c.composite_availability),
+            pct(target),
+            pct(dependency_target)
+        )
+    };
+    Ok(CheckSlo {
+        service_id: service.to_owned(),
+        target,
+        achievable,
+        bound: c.composite_availability,
+        message,
+        dependency_target,
+        dependencies_below,
+        composite: c,
+    })
+}
+
+/// One upstream service in an impact analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImpactRow {
+    pub service_id: String,
+    pub relationship: &'static str,
+    pub depth: u32,
+    pub current_composite_availability: f64,
+    pub projected_composite_availability: f64,
+    pub delta: f64,
+    pub current_slo_target: Option<f64>,
+    pub slo_at_risk: Option<bool>,
+    pub risk_detail: Option<String>,
+    pub via_cycle: bool,
+}
+
+/// The result of an impact analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impact {
+    pub service_id: String,
+    pub current_availability: f64,
+    pub proposed_availability: f64,
+    pub impacted_services: Vec<ImpactRow>,
+    pub total_impacted: usize,
+    pub slos_at_risk: usize,
+    pub recommendation: String,
+}
+
+/// Every upstream service of `service` (direct and transitive, over fresh edges), with
+/// its composite availability now and with `proposed` as the service's availability;
+/// sorted by delta, most negative first. `slo_targets` maps service ids to targets.
+pub fn impact_analysis(
+    g: &Graph,
+    service: &str,
+    proposed: f64,
+    slo_targets: &HashMap<String, f64>,
+    opts: &AvailabilityOptions,
+) -> Result<Impact, GraphError> {
+    let x = g.lookup(service)?;
+    if !(0.0..=1.0).contains(&proposed) {
+        return Err(GraphError::Invalid(format!(
+            "proposed availability must be a fraction between 0 and 1, got {proposed}"
+        )));
+    }
+    let (current_x, _) = availability_of(g, x, opts, None);
+    let upstream = traverse(
+        g,
+        x,
+        Direction::Upstream,
+        super::traverse::MAX_DEPTH,
+        false,
+        true,
+    )?;
+    let comps = g.required_components();
+    let x_cyclic = comps.cyclic[comps.of[x as usize] as usize];
+    let mut rows = Vec::with_capacity(upstream.len());
+    for r in &upstream {
+        let cur = composite_at(g, r.node, None, opts, None);
+        let in_closure = cur
+            .hard_dependencies
+            .iter()
+            .any(|d| d.service_id == g.id(x));
+        let in_group = cur
+            .redundancy_groups
+            .iter()
+            .any(|grp| grp.members.iter().any(|m| m == g.id(x)));
+        let projected = if !in_closure {
+            cur.composite_availability
+        } else if !x_cyclic && !in_group && current_x > 0.0 {
+            // x is one serial factor: scale it.
+            cur.composite_availability / current_x * proposed
+        } else {
+            composite_at(g, r.node, None, opts, Some((x, proposed))).composite_availability
+        };
+        let target = slo_targets.get(g.id(r.node)).copied();
+        let at_risk = target.map(|t| projected < t);
+        let risk_detail = match (target, at_risk) {
+            (Some(t), Some(true)) => Some(format!(
+                "Composite drops below SLO target ({} > {})",
+                pct(t),
+                pct(projected)
+            )),
+            _ => None,
+        };
+        rows.push(ImpactRow {
+            service_id: g.id(r.node).to_owned(),
+            relationship: if r.depth == 1 {
+                "upstream"
+            } else {
+                "upstream (transitive)"
+            },
+            depth: r.depth,
+            current_composite_availability: cur.composite_availability,
+            projected_composite_availability: projected,
+            delta: projected - cur.composite_availability,
+            current_slo_target: target,
+            slo_at_risk: at_risk,
+            risk_detail,
+            via_cycle: !cur.supernodes.is_empty(),
+        });
+    }
+    rows.sort_by(|a, b| {
+        a.delta
+            .total_cmp(&b.delta)
+            .then_with(|| a.service_id.cmp(&b.service_id))
+    });
+    let at_risk = rows.iter().filter(|r| r.slo_at_risk == Some(true)).count();
+    let verb = if proposed < current_x {
+        "Reducing"
+    } else {
+        "Changing"
+    };
+    let recommendation = format!(
+        "{verb} {service} to {} puts {at_risk} upstream service{} at risk of SLO breach ({} upstream in total).",
+        pct(proposed),
+        if at_risk == 1 { "" } else { "s" },
+        rows.len()
+    );
+    Ok(Impact {
+        service_id: service.to_owned(),
+        current_availability: current_x,
+        proposed_availability: proposed,
+        total_impacted: rows.len(),
+        slos_at_risk: at_risk,
+        impacted_services: rows,
+        recommendation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::tests::{obs, svc};
+    use super::super::model::{Criticality, Graph, Kind, Mode, Service};
+    use super::*;
+    use proptest::prelude::*;
+
+    const EPS: f64 = 1e-12;
+    fn opts() -> AvailabilityOptions {
+        AvailabilityOptions::default()
+    }
+
+    #[test]
+    fn serial_chain() {
+        let g = Graph::build(
+            vec![
+                svc("a", Some(0.999)),
+                svc("b", Some(0.99)),
+                svc("c", Some(0.995)),
+            ],
+            &[obs("a", "b"), obs("b", "c")],
+        );
+        let c = composite(&g, "a", None, &opts()).unwrap();
+        assert!((c.composite_availability - 0.999 * 0.99 * 0.995).abs() < EPS);
+        assert_eq!(c.self_availability, 0.999);
+        assert_eq!(c.bottleneck.as_deref(), Some("b"));
+        assert_eq!(c.confidence, 1.0);
+        assert!(!c.truncated);
+    }
+
+    #[test]
+    fn diamond_counts_shared_dependency_once() {
+        let g = Graph::build(
+            vec![
+                svc("a", Some(0.999)),
+                svc("b", Some(0.998)),
+                svc("c", Some(0.997)),
+                svc("d", Some(0.99)),
+            ],
+            &[obs("a", "b"), obs("a", "c"), obs("b", "d"), obs("c", "d")],
+        );
+        let c = composite(&g, "a", None, &opts()).unwrap();
+        assert!((c.composite_availability - 0.999 * 0.998 * 0.997 * 0.99).abs() < EPS);
+    }
+
+    #[test]
+    fn redundancy_group_is_parallel() {
+        let mut r1 = obs("a", "r1");
+        r1.redundancy_group = Some("db".into());
+        let mut r2 = obs("a", "r2");
+        r2.redundancy_group = Some("db".into());
+        let g = Graph::build(
+            vec![
+                svc("a", Some(0.999)),
+                svc("r1", Some(0.99)),
+                svc("r2", Some(0.98)),
+            ],
+            &[r1, r2],
+        );
+        let c = composite(&g, "a", None, &opts()).unwrap();
+        let want = 0.999 * (1.0 - (1.0 - 0.99) * (1.0 - 0.98));
+        assert!((c.composite_availability - want).abs() < EPS);
+        assert_eq!(c.redundancy_groups.len(), 1);
+    }
+
+    #[test]
+    fn soft_degraded_async_are_excluded_and_listed() {
+        let mut soft = obs("a", "s");
+        soft.criticality = Criticality::Soft;
+        let mut deg = obs("a", "d");
+        deg.criticality = Criticality::Degraded;
+        let mut asy = obs("a", "q");
+        asy.mode = Mode::Async;
+        let g = Graph::build(
+            vec![
+                svc("a", Some(0.999)),
+                svc("s", Some(0.5)),
+                svc("d", Some(0.5)),
+                svc("q", Some(0.5)),
+                svc("h", Some(0.99)),
+            ],
+            &[soft, deg, asy, obs("a", "h")],
+        );
+        let c = composite(&g, "a", None, &opts()).unwrap();
+        assert!((c.composite_availability - 0.999 * 0.99).abs() < EPS);
+        let ex: Vec<(&str, &str)> = c
+            .excluded
+            .iter()
+            .map(|e| (e.service_id.as_str(), e.criticality))
+            .collect();
+        assert_eq!(ex.len(), 3);
+        assert!(c
+            .excluded
+            .iter()
+            .any(|e| e.service_id == "q" && e.reason.starts_with("async")));
+        assert!(c
+            .excluded
+            .iter()
+            .any(|e| e.service_id == "s" && e.reason.starts_with("soft")));
+        assert!(c
+            .excluded
+            .iter()
+            .any(|e| e.service_id == "d" && e.reason.starts_with("degraded")));
+    }
+
+    #[test]
+    fn three_cycle_contracts_to_weakest_member() {
+        let g = Graph::build(
+            vec![
+                svc("a", Some(0.999)),
+                svc("x", Some(0.995)),
+                svc("y", Some(0.99)),
+                svc("z", Some(0.998)),
+            ],
+            &[obs("a", "x"), obs("x", "y"), obs("y", "z"), obs("z", "x")],
+        );
+        let c = composite(&g, "a", None, &opts()).unwrap();
+        assert!((c.composite_availability - 0.999 * 0.99).abs() < EPS);
+        assert_eq!(c.supernodes.len(), 1);
+        assert_eq!(c.supernodes[0].members, vec!["x", "y", "z"]);
+        assert_eq!(c.supernodes[0].weakest, "y");
+    }
+
+    #[test]
+    fn external_published_sla_is_adjusted_and_budget_share_flagged() {
+        let ext = Service {
+            id: "stripe".into(),
+            kind: Kind::External,
+            availability: None,
+            published_sla: Some(0.9999),
+        };
+        let g = Graph::build(vec![svc("a", Some(1.0)), ext], &[obs("a", "stripe")]);
+        let c = composite(&g, "a", Some(0.999), &opts()).unwrap();
+        assert!((c.composite_availability - 0.9989).abs() < 1e-9);
+        let e = &c.external[0];
+        assert_eq!(e.source, DataSource::PublishedSlaAdjusted);
+        assert!((e.availability_used - 0.9989).abs() < 1e-9);
+        // (1 - 0.9989) / (1 - 0.999) = 1.1
+        assert!((e.error_budget_share.unwrap() - 1.1).abs() < 1e-6);
+        assert_eq!(e.high_risk, Some(true));
+    }
+
+    #[test]
+    fn truncated_closure_lowers_confidence() {
+        let services: Vec<Service> = (0..13)
+            .map(|i| svc(&format!("s{i:02}"), Some(0.999)))
+            .collect();
+        let edges: Vec<_> = (0..12)
+            .map(|i| obs(&format!("s{i:02}"), &format!("s{:02}", i + 1)))
+            .collect();
+        let g = Graph::build(services, &edges);
+        let c = composite(&g, "s00", None, &opts()).unwrap();
+        assert!(c.truncated);
+        assert_eq!(c.hard_dependencies.len(), 10);
+        assert!((c.composite_availability - 0.999f64.powi(11)).abs() < EPS);
+        assert!((c.confidence - 0.8).abs() < EPS);
+    }
+
+    #[test]
+    fn missing_data_is_listed_and_lowers_confidence() {
+        let g = Graph::build(
+            vec![svc("a", Some(0.999)), svc("b", None)],
+            &[obs("a", "b")],
+        );
+        let c = composite(&g, "a", None, &opts()).unwrap();
+        assert_eq!(c.missing_data, vec!["b"]);
+        assert!((c.composite_availability - 0.999 * 0.999).abs() < EPS);
+        assert!((c.confidence - 0.75).abs() < EPS);
+    }
+
+    #[test]
+    fn check_slo_extra_nine() {
+        let g = Graph::build(
+            vec![svc("a", Some(0.9999)), svc("b", Some(0.997))],
+            &[obs("a", "b")],
+        );
+        let r = check_slo(&g, "a", 0.9999, &opts()).unwrap();
+        assert!(!r.achievable);
+        assert!((r.dependency_target - 0.99999).abs() < 1e-12);
+        assert_eq!(r.dependencies_below.len(), 1);
+        assert!(r.message.contains("unachievable"), "{}", r.message);
+        let ok = check_slo(&g, "a", 0.99, &opts()).unwrap();
+        assert!(ok.achievable);
+        assert!(check_slo(&g, "a", 1.5, &opts()).is_err());
+    }
+
+    #[test]
+    fn impact_analysis_on_known_topology() {
+        // gw -> checkout -> payment ; web -> checkout ; report -(soft)-> payment
+        let mut soft = obs("report", "payment");
+        soft.criticality = Criticality::Soft;
+        let g = Graph::build(
+            vec![
+                svc("gw", Some(0.9999)),
+                svc("web", Some(0.9999)),
+                svc("checkout", Some(0.9995)),
+                svc("payment", Some(0.999)),
+                svc("report", Some(0.999)),
+            ],
+            &[
+                obs("gw", "checkout"),
+                obs("web", "checkout"),
+                obs("checkout", "payment"),
+                soft,
+            ],
+        );
+        let slos = HashMap::from([("checkout".to_string(), 0.999), ("gw".to_string(), 0.99)]);
+        let r = impact_analysis(&g, "payment", 0.995, &slos, &opts()).unwrap();
+        assert_eq!(r.total_impacted, 4);
+        let row = |id: &str| {
+            r.impacted_services
+                .iter()
+                .find(|x| x.service_id == id)
+                .unwrap()
+        };
+        let co = row("checkout");
+        assert!((co.current_composite_availability - 0.9995 * 0.999).abs() < EPS);
+        assert!((co.projected_composite_availability - 0.9995 * 0.995).abs() < EPS);
+        assert_eq!(co.slo_at_risk, Some(true));
+        assert_eq!(co.relationship, "upstream");
+        let gw = row("gw");
+        assert!((gw.projected_composite_availability - 0.9999 * 0.9995 * 0.995).abs() < EPS);
+        assert_eq!(gw.slo_at_risk, Some(false));
+        assert_eq!(gw.relationship, "upstream (transitive)");
+        assert_eq!(row("web").slo_at_risk, None);
+        assert_eq!(row("report").delta, 0.0);
+        // Sorted by delta, most negative first.
+        assert!(r
+            .impacted_services
+            .windows(2)
+            .all(|w| w[0].delta <= w[1].delta));
+        assert_eq!(r.slos_at_risk, 1);
+    }
+
+    fn dag_strategy() -> impl Strategy<Value = (usize, Vec<(usize, usize)>, Vec<f64>)> {
+        (2usize..12).prop_flat_map(|n| {
+            (
+                Just(n),
+                proptest::collection::vec((0..n, 0..n), 0..30)
+                    .prop_map(|es| es.into_iter().filter(|(a, b)| a < b).collect::<Vec<_>>()),
+                proptest::collection::vec(0.9f64..1.0, n),
+            )
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn series_dag_composite_is_product_over_closure((n, edges, avail) in dag_strategy()) {
+            let services: Vec<Service> = (0..n).map(|i| svc(&format!("s{i:02}"), Some(avail[i]))).collect();
+            let o: Vec<_> = edges.iter().map(|&(a, b)| obs(&format!("s{a:02}"), &format!("s{b:02}"))).collect();
+            let g = Graph::build(services, &o);
+            // Brute force: reachability by repeated relaxation (DAG, depth < 10 since n < 12... use closure without depth).
+            let mut reach = vec![false; n];
+            reach[0] = true;
+            for _ in 0..n {
+                for &(a, b) in &edges {
+                    if reach[a] { reach[b] = true; }
+                }
+            }
+            let want: f64 = (0..n).filter(|&i| reach[i]).map(|i| avail[i]).product();
+            let c = composite(&g, "s00", None, &AvailabilityOptions { max_depth: 20, ..AvailabilityOptions::default() }).unwrap();
+            prop_assert!((c.composite_availability - want).abs() < 1e-12);
+        }
+
+        #[test]
+        fn impact_fast_path_equals_full_recompute((n, edges, avail) in dag_strategy(), x_seed in 0usize..100, p in 0.5f64..1.0) {
+            let services: Vec<Service> = (0..n).map(|i| svc(&format!("s{i:02}"), Some(avail[i]))).collect();
+            let o: Vec<_> = edges.iter().map(|&(a, b)| obs(&format!("s{a:02}"), &format!("s{b:02}"))).collect();
+            let g = Graph::build(services, &o);
+            let x = x_seed % n;
+            let xid = format!("s{x:02}");
+            let r = impact_analysis(&g, &xid, p, &HashMap::new(), &opts()).unwrap();
+            for row in &r.impacted_services {
+                let up = g.lookup(&row.service_id).unwrap();
+                let full = composite_at(&g, up, None, &opts(), Some((x as u32, p))).composite_availability;
+                prop_assert!((row.projected_composite_availability - full).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The service dependency graph (SPEC §2): model, traversal, cycles, composite
+//! availability, achievability and impact analysis.
+//!
+//! A [`Graph`] is built once from service rows and edge observations (one per discovery
+//! source) and then queried many times: the pgrx layer caches it per backend. Nodes are
+//! dense `u32` indices with forward and reverse adjacency in compressed (CSR) form.
+
+mod availability;
+mod ingest;
+mod model;
+mod traverse;
+
+pub use availability::{
+    check_slo, composite, impact_analysis, AvailabilityOptions, CheckSlo, Composite, DataSource,
+    Excluded, ExternalUse, Impact, ImpactRow, NeededDependency, Supernode,
+};
+pub use ingest::{parse_document, IngestDoc, IngestEdge, IngestNode, ValidationError, LIMITS};
+pub use model::{
+    Components, Criticality, DiscoverySource, Edge, EdgeObservation, Graph, GraphError, Kind, Mode,
+    Service,
+};
+pub use traverse::{cycles, traverse, Cycle, Direction, Reached, MAX_DEPTH};

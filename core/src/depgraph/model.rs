@@ -1,0 +1,393 @@
+//! Graph model: services, effective edges, CSR adjacency.
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+/// Errors of graph queries. The pgrx layer maps them to SQLSTATEs.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GraphError {
+    /// Unknown service (P0002).
+    #[error("service '{0}' does not exist")]
+    NotFound(String),
+    /// A parameter out of range (22023).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Internal service or an external (third-party) one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Internal,
+    External,
+}
+
+/// How a service calls a dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Sync,
+    Async,
+}
+
+/// What a failing dependency does to its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criticality {
+    Hard,
+    Soft,
+    Degraded,
+}
+
+/// Where an edge was observed. Declaration order is priority order: `Manual` wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DiscoverySource {
+    Manual,
+    ServiceMesh,
+    OtelServiceGraph,
+    Kubernetes,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "internal" => Some(Self::Internal),
+            "external" => Some(Self::External),
+            _ => None,
+        }
+    }
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sync" => Some(Self::Sync),
+            "async" => Some(Self::Async),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::Async => "async",
+        }
+    }
+}
+
+impl Criticality {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "hard" => Some(Self::Hard),
+            "soft" => Some(Self::Soft),
+            "degraded" => Some(Self::Degraded),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hard => "hard",
+            Self::Soft => "soft",
+            Self::Degraded => "degraded",
+        }
+    }
+}
+
+impl DiscoverySource {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "manual" => Some(Self::Manual),
+            "service_mesh" => Some(Self::ServiceMesh),
+            "otel_service_graph" => Some(Self::OtelServiceGraph),
+            "kubernetes" => Some(Self::Kubernetes),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::ServiceMesh => "service_mesh",
+            Self::OtelServiceGraph => "otel_service_graph",
+            Self::Kubernetes => "kubernetes",
+        }
+    }
+}
+
+/// A service as the algorithms see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub id: String,
+    pub kind: Kind,
+    /// Observed availability, a fraction.
+    pub availability: Option<f64>,
+    /// Published SLA (external services), a fraction.
+    pub published_sla: Option<f64>,
+}
+
+/// One discovery source's observation of a dependency `source -> target`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeObservation {
+    pub source: String,
+    pub target: String,
+    pub discovery: DiscoverySource,
+    pub mode: Mode,
+    pub criticality: Criticality,
+    pub redundancy_group: Option<String>,
+    pub stale: bool,
+}
+
+/// The effective edge of a pair: the freshest, highest-priority observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    pub from: u32,
+    pub to: u32,
+    pub discovery: DiscoverySource,
+    pub mode: Mode,
+    pub criticality: Criticality,
+    pub redundancy_group: Option<String>,
+    /// True only when every source's observation of the pair is stale.
+    pub stale: bool,
+}
+
+impl Edge {
+    /// Only sync + hard edges are serial requirements.
+    pub fn is_required(&self) -> bool {
+        self.mode == Mode::Sync && self.criticality == Criticality::Hard
+    }
+}
+
+/// The graph: services, effective edges, forward and reverse CSR adjacency.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    services: Vec<Service>,
+    index: HashMap<String, u32>,
+    edges: Vec<Edge>,
+    out_offsets: Vec<u32>,
+    out_edges: Vec<u32>,
+    in_offsets: Vec<u32>,
+    in_edges: Vec<u32>,
+    /// Component of each node in the graph of required (sync + hard, fresh) edges,
+    /// computed on first use.
+    required_components: std::sync::OnceLock<Components>,
+}
+
+/// Strongly connected components: the component of each node and each component's members.
+#[derive(Debug, Clone, Default)]
+pub struct Components {
+    pub of: Vec<u32>,
+    pub members: Vec<Vec<u32>>,
+    /// Whether the component is a cycle (2+ members or a self loop).
+    pub cyclic: Vec<bool>,
+}
+
+impl Graph {
+    /// Builds the graph. Observations naming unknown services are ignored (the database's
+    /// foreign keys make that impossible there); several observations of one pair are
+    /// resolved to one effective edge: a fresh observation beats a stale one, then the
+    /// discovery-source priority decides.
+    pub fn build(services: Vec<Service>, observations: &[EdgeObservation]) -> Self {
+        let index: HashMap<String, u32> = services
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| u32::try_from(i).ok().map(|i| (s.id.clone(), i)))
+            .collect();
+        let mut best: HashMap<(u32, u32), &EdgeObservation> = HashMap::new();
+        for o in observations {
+            let (Some(&f), Some(&t)) = (index.get(&o.source), index.get(&o.target)) else {
+                continue;
+            };
+            best.entry((f, t))
+                .and_modify(|cur| {
+                    if (o.stale, o.discovery) < (cur.stale, cur.discovery) {
+                        *cur = o;
+                    }
+                })
+                .or_insert(o);
+        }
+        let mut edges: Vec<Edge> = best
+            .into_iter()
+            .map(|((from, to), o)| Edge {
+                from,
+                to,
+                discovery: o.discovery,
+                mode: o.mode,
+                criticality: o.criticality,
+                redundancy_group: o.redundancy_group.clone(),
+                stale: o.stale,
+            })
+            .collect();
+        edges.sort_by_key(|e| (e.from, e.to));
+        let n = services.len();
+        let (out_offsets, out_edges) = csr(n, edges.iter().map(|e| e.from));
+        let (in_offsets, in_edges) = csr(n, edges.iter().map(|e| e.to));
+        Self {
+            services,
+            index,
+            edges,
+            out_offsets,
+            out_edges,
+            in_offsets,
+            in_edges,
+            required_components: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.services.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    pub fn edges(&self) -> &[Edge] {
+        &self.edges
+    }
+
+    pub fn service(&self, i: u32) -> &Service {
+        &self.services[i as usize]
+    }
+
+    pub fn id(&self, i: u32) -> &str {
+        &self.services[i as usize].id
+    }
+
+    pub fn edge(&self, e: u32) -> &Edge {
+        &self.edges[e as usize]
+    }
+
+    /// The index of a service id.
+    pub fn lookup(&self, id: &str) -> Result<u32, GraphError> {
+        self.index
+            .get(id)
+            .copied()
+            .ok_or_else(|| GraphError::NotFound(id.to_owned()))
+    }
+
+    /// Components of the required-edge graph (sync + hard, not stale).
+    pub fn required_components(&self) -> &Components {
+        self.required_components.get_or_init(|| {
+            let comps = super::traverse::scc(self, |e| {
+                let edge = self.edge(e);
+                edge.is_required() && !edge.stale
+            });
+            let mut of = vec![0u32; self.len()];
+            let mut cyclic = Vec::with_capacity(comps.len());
+            for (c, members) in comps.iter().enumerate() {
+                for &m in members {
+                    of[m as usize] = c as u32;
+                }
+                let self_loop = members.len() == 1
+                    && self.out_edges(members[0]).iter().any(|&e| {
+                        let edge = self.edge(e);
+                        edge.to == members[0] && edge.is_required() && !edge.stale
+                    });
+                cyclic.push(members.len() > 1 || self_loop);
+            }
+            Components {
+                of,
+                members: comps,
+                cyclic,
+            }
+        })
+    }
+
+    /// Effective out-edges of a node (indices into [`Graph::edges`]).
+    pub fn out_edges(&self, i: u32) -> &[u32] {
+        let (a, b) = (
+            self.out_offsets[i as usize],
+            self.out_offsets[i as usize + 1],
+        );
+        &self.out_edges[a as usize..b as usize]
+    }
+
+    /// Effective in-edges of a node.
+    pub fn in_edges(&self, i: u32) -> &[u32] {
+        let (a, b) = (self.in_offsets[i as usize], self.in_offsets[i as usize + 1]);
+        &self.in_edges[a as usize..b as usize]
+    }
+}
+
+/// CSR over edge indices grouped by a key (the edge's source or target).
+fn csr(n: usize, keys: impl Iterator<Item = u32> + Clone) -> (Vec<u32>, Vec<u32>) {
+    let mut offsets = vec![0u32; n + 1];
+    for k in keys.clone() {
+        offsets[k as usize + 1] += 1;
+    }
+    for i in 0..n {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut fill = offsets.clone();
+    let mut items = vec![0u32; offsets[n] as usize];
+    for (e, k) in keys.enumerate() {
+        let slot = &mut fill[k as usize];
+        items[*slot as usize] = e as u32;
+        *slot += 1;
+    }
+    (offsets, items)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn svc(id: &str, a: Option<f64>) -> Service {
+        Service {
+            id: id.into(),
+            kind: Kind::Internal,
+            availability: a,
+            published_sla: None,
+        }
+    }
+
+    pub fn obs(s: &str, t: &str) -> EdgeObservation {
+        EdgeObservation {
+            source: s.into(),
+            target: t.into(),
+            discovery: DiscoverySource::Manual,
+            mode: Mode::Sync,
+            criticality: Criticality::Hard,
+            redundancy_group: None,
+            stale: false,
+        }
+    }
+
+    #[test]
+    fn priority_and_freshness_pick_the_effective_edge() {
+        let services = vec![svc("a", None), svc("b", None)];
+        let mut k8s = obs("a", "b");
+        k8s.discovery = DiscoverySource::Kubernetes;
+        k8s.mode = Mode::Async;
+        let mut mesh = obs("a", "b");
+        mesh.discovery = DiscoverySource::ServiceMesh;
+        mesh.criticality = Criticality::Soft;
+        let g = Graph::build(services.clone(), &[k8s.clone(), mesh.clone()]);
+        assert_eq!(g.edge_count(), 1);
+        assert_eq!(g.edges()[0].discovery, DiscoverySource::ServiceMesh);
+        assert_eq!(g.edges()[0].criticality, Criticality::Soft);
+        // A stale manual observation loses to a fresh kubernetes one.
+        let mut manual = obs("a", "b");
+        manual.stale = true;
+        let g = Graph::build(services, &[manual, k8s]);
+        assert_eq!(g.edges()[0].discovery, DiscoverySource::Kubernetes);
+        assert!(!g.edges()[0].stale);
+    }
+
+    #[test]
+    fn csr_adjacency() {
+        let g = Graph::build(
+            vec![svc("a", None), svc("b", None), svc("c", None)],
+            &[obs("a", "b"), obs("a", "c"), obs("b", "c")],
+        );
+        let a = g.lookup("a").unwrap();
+        let c = g.lookup("c").unwrap();
+        assert_eq!(g.out_edges(a).len(), 2);
+        assert_eq!(g.in_edges(c).len(), 2);
+        assert!(g.lookup("zz").is_err());
+    }
+}

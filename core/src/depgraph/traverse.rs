@@ -1,0 +1,464 @@
+//! Traversal (breadth-first, cycle-safe, depth-limited) and cycles (Tarjan SCC).
+
+use super::model::{Graph, GraphError, Kind};
+
+/// Deepest traversal allowed.
+pub const MAX_DEPTH: u32 = 10;
+
+/// Which way to walk: downstream follows dependencies, upstream follows dependents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Downstream,
+    Upstream,
+    Both,
+}
+
+impl Direction {
+    pub fn parse(s: &str) -> Result<Self, GraphError> {
+        match s {
+            "downstream" => Ok(Self::Downstream),
+            "upstream" => Ok(Self::Upstream),
+            "both" => Ok(Self::Both),
+            other => Err(GraphError::Invalid(format!(
+                "direction must be 'downstream', 'upstream' or 'both', got '{other}'"
+            ))),
+        }
+    }
+}
+
+/// A service reached by a traversal, once, at its shortest depth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reached {
+    pub node: u32,
+    pub depth: u32,
+    /// The service it was reached from.
+    pub parent: u32,
+    /// The effective edge that reached it.
+    pub edge: u32,
+    /// Path from the start to this service (start first).
+    pub path: Vec<u32>,
+}
+
+/// Breadth-first walk from `start`. Each service appears once, at its shortest depth,
+/// with the edge that first reached it. Stale edges are skipped unless `include_stale`;
+/// external services are neither reported nor walked through unless `include_external`.
+pub fn traverse(
+    g: &Graph,
+    start: u32,
+    direction: Direction,
+    max_depth: u32,
+    include_stale: bool,
+    include_external: bool,
+) -> Result<Vec<Reached>, GraphError> {
+    if !(1..=MAX_DEPTH).contains(&max_depth) {
+        return Err(GraphError::Invalid(format!(
+            "depth must be between 1 and {MAX_DEPTH}, got {max_depth}"
+        )));
+    }
+    if start as usize >= g.len() {
+        return Err(GraphError::NotFound(format!("#{start}")));
+    }
+    let n = g.len();
+    let mut seen = vec![false; n];
+    let mut parent_slot = vec![u32::MAX; n]; // index into `out` of the reaching entry
+    seen[start as usize] = true;
+    let mut out: Vec<Reached> = Vec::new();
+    let mut frontier = vec![start];
+    for depth in 1..=max_depth {
+        let mut next = Vec::new();
+        for &u in &frontier {
+            let down = matches!(direction, Direction::Downstream | Direction::Both);
+            let up = matches!(direction, Direction::Upstream | Direction::Both);
+            let fwd = if down { g.out_edges(u) } else { &[] };
+            let rev = if up { g.in_edges(u) } else { &[] };
+            for (&e, forward) in fwd
+                .iter()
+                .map(|e| (e, true))
+                .chain(rev.iter().map(|e| (e, false)))
+            {
+                let edge = g.edge(e);
+                if edge.stale && !include_stale {
+                    continue;
+                }
+                let v = if forward { edge.to } else { edge.from };
+                if seen[v as usize] {
+                    continue;
+                }
+                if !include_external && g.service(v).kind == Kind::External {
+                    continue;
+                }
+                seen[v as usize] = true;
+                let mut path = match parent_slot[u as usize] {
+                    u32::MAX => vec![start],
+                    slot => out[slot as usize].path.clone(),
+                };
+                path.push(v);
+                parent_slot[v as usize] = out.len() as u32;
+                out.push(Reached {
+                    node: v,
+                    depth,
+                    parent: u,
+                    edge: e,
+                    path,
+                });
+                next.push(v);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// A strongly connected component of 2+ services, or a self loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cycle {
+    /// Members, sorted by service id.
+    pub members: Vec<u32>,
+    /// A closed walk through the component, e.g. `[a, b, c, a]`.
+    pub path: Vec<u32>,
+}
+
+/// Strongly connected components (iterative Tarjan over non-stale effective edges) that
+/// are cycles: two or more members, or one member with a self loop.
+pub fn cycles(g: &Graph) -> Vec<Cycle> {
+    let comps = scc(g, |e| !g.edge(e).stale);
+    let mut out = Vec::new();
+    for comp in comps {
+        let is_cycle = comp.len() > 1
+            || g.out_edges(comp[0])
+                .iter()
+                .any(|&e| !g.edge(e).stale && g.edge(e).to == comp[0]);
+        if !is_cycle {
+            continue;
+        }
+        let mut members = comp;
+        members.sort_by(|a, b| g.id(*a).cmp(g.id(*b)));
+        let path = cycle_path(g, &members);
+        out.push(Cycle { members, path });
+    }
+    out.sort_by(|a, b| g.id(a.members[0]).cmp(g.id(b.members[0])));
+    out
+}
+
+/// Tarjan's algorithm without recursion, over the edges `keep` accepts. Returns the
+/// components (each a list of node indices).
+pub(crate) fn scc(g: &Graph, keep: impl Fn(u32) -> bool) -> Vec<Vec<u32>> {
+    let n = g.len();
+    let mut index = vec![u32::MAX; n];
+    let mut low = vec![0u32; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<u32> = Vec::new();
+    let mut comps = Vec::new();
+    let mut next_index = 0u32;
+    // Call stack of (node, position in its out-edge list).
+    let mut call: Vec<(u32, usize)> = Vec::new();
+    for root in 0..n as u32 {
+        if index[root as usize] != u32::MAX {
+            continue;
+        }
+        call.push((root, 0));
+        index[root as usize] = next_index;
+        low[root as usize] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root as usize] = true;
+        while let Some(&mut (v, ref mut pos)) = call.last_mut() {
+            let edges = g.out_edges(v);
+            if *pos < edges.len() {
+                let e = edges[*pos];
+                *pos += 1;
+                if !keep(e) {
+                    continue;
+                }
+                let w = g.edge(e).to;
+                if index[w as usize] == u32::MAX {
+                    index[w as usize] = next_index;
+                    low[w as usize] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w as usize] = true;
+                    call.push((w, 0));
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(index[w as usize]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent as usize] = low[parent as usize].min(low[v as usize]);
+                }
+                if low[v as usize] == index[v as usize] {
+                    let mut comp = Vec::new();
+                    while let Some(w) = stack.pop() {
+                        on_stack[w as usize] = false;
+                        comp.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    comps.push(comp);
+                }
+            }
+        }
+    }
+    comps
+}
+
+/// A closed walk through every member of a strongly connected component, starting and
+/// ending at its first member: shortest paths inside the component, member by member.
+fn cycle_path(g: &Graph, members: &[u32]) -> Vec<u32> {
+    let first = members[0];
+    if members.len() == 1 {
+        return vec![first, first];
+    }
+    let inside: std::collections::HashSet<u32> = members.iter().copied().collect();
+    let mut path = vec![first];
+    let mut visited: std::collections::HashSet<u32> = [first].into_iter().collect();
+    let mut at = first;
+    // Visit the nearest unvisited member until all are on the walk, then return home.
+    loop {
+        let done = visited.len() == members.len();
+        let hop = shortest_inside(g, at, &inside, |v| {
+            if done {
+                v == first
+            } else {
+                !visited.contains(&v)
+            }
+        });
+        match hop {
+            Some(segment) => {
+                for &v in &segment[1..] {
+                    visited.insert(v);
+                    path.push(v);
+                }
+                at = *segment.last().unwrap_or(&at);
+                if done {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    path
+}
+
+/// BFS inside a component from `from` to the nearest node satisfying `goal`.
+fn shortest_inside(
+    g: &Graph,
+    from: u32,
+    inside: &std::collections::HashSet<u32>,
+    goal: impl Fn(u32) -> bool,
+) -> Option<Vec<u32>> {
+    let mut prev: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+    let mut queue = std::collections::VecDeque::from([from]);
+    while let Some(u) = queue.pop_front() {
+        for &e in g.out_edges(u) {
+            let edge = g.edge(e);
+            let v = edge.to;
+            if edge.stale || !inside.contains(&v) || prev.contains_key(&v) {
+                continue;
+            }
+            prev.insert(v, u);
+            if goal(v) {
+                let mut seg = vec![v];
+                let mut cur = v;
+                while cur != from {
+                    cur = prev[&cur];
+                    seg.push(cur);
+                    if seg.len() > inside.len() + 1 {
+                        break;
+                    }
+                }
+                seg.reverse();
+                return Some(seg);
+            }
+            queue.push_back(v);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::model::tests::{obs, svc};
+    use super::super::model::{Graph, Kind, Service};
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet, VecDeque};
+
+    fn graph(n: usize, edges: &[(usize, usize)]) -> Graph {
+        let services: Vec<Service> = (0..n)
+            .map(|i| svc(&format!("s{i:02}"), Some(0.999)))
+            .collect();
+        let o: Vec<_> = edges
+            .iter()
+            .map(|&(a, b)| obs(&format!("s{a:02}"), &format!("s{b:02}")))
+            .collect();
+        Graph::build(services, &o)
+    }
+
+    #[test]
+    fn depth_limits_and_errors() {
+        let g = graph(3, &[(0, 1), (1, 2)]);
+        assert!(matches!(
+            traverse(&g, 0, Direction::Downstream, 11, false, true),
+            Err(GraphError::Invalid(_))
+        ));
+        assert!(matches!(
+            traverse(&g, 0, Direction::Downstream, 0, false, true),
+            Err(GraphError::Invalid(_))
+        ));
+        let r = traverse(&g, 0, Direction::Downstream, 1, false, true).unwrap();
+        assert_eq!(r.len(), 1);
+        let r = traverse(&g, 2, Direction::Upstream, 10, false, true).unwrap();
+        assert_eq!(
+            r.iter().map(|x| (x.node, x.depth)).collect::<Vec<_>>(),
+            vec![(1, 1), (0, 2)]
+        );
+        assert_eq!(r[1].path, vec![2, 1, 0]);
+        assert!(Direction::parse("sideways").is_err());
+    }
+
+    #[test]
+    fn cycle_safe_and_shortest_depth() {
+        // 0 -> 1 -> 2 -> 0, and 0 -> 2 directly.
+        let g = graph(3, &[(0, 1), (1, 2), (2, 0), (0, 2)]);
+        let r = traverse(&g, 0, Direction::Downstream, 10, false, true).unwrap();
+        let depths: HashMap<u32, u32> = r.iter().map(|x| (x.node, x.depth)).collect();
+        assert_eq!(depths.len(), 2);
+        assert_eq!(depths[&2], 1);
+    }
+
+    #[test]
+    fn stale_and_external_flags() {
+        let mut services: Vec<Service> = (0..3).map(|i| svc(&format!("s{i:02}"), None)).collect();
+        services[2].kind = Kind::External;
+        let mut stale = obs("s00", "s01");
+        stale.stale = true;
+        let g = Graph::build(services, &[stale, obs("s00", "s02")]);
+        let r = traverse(&g, 0, Direction::Downstream, 3, false, true).unwrap();
+        assert_eq!(r.iter().map(|x| x.node).collect::<Vec<_>>(), vec![2]);
+        let r = traverse(&g, 0, Direction::Downstream, 3, true, false).unwrap();
+        assert_eq!(r.iter().map(|x| x.node).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn cycles_with_paths() {
+        let g = graph(6, &[(0, 1), (1, 2), (2, 0), (3, 3), (4, 5)]);
+        let c = cycles(&g);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].members, vec![0, 1, 2]);
+        assert_eq!(c[0].path, vec![0, 1, 2, 0]);
+        assert_eq!(c[1].members, vec![3]);
+        assert_eq!(c[1].path, vec![3, 3]);
+    }
+
+    fn brute_bfs(
+        n: usize,
+        edges: &[(usize, usize)],
+        start: usize,
+        depth: u32,
+    ) -> HashMap<usize, u32> {
+        let mut dist = HashMap::new();
+        let mut q = VecDeque::from([(start, 0u32)]);
+        let mut seen = HashSet::from([start]);
+        while let Some((u, d)) = q.pop_front() {
+            if d == depth {
+                continue;
+            }
+            for &(a, b) in edges {
+                if a == u && b < n && seen.insert(b) {
+                    dist.insert(b, d + 1);
+                    q.push_back((b, d + 1));
+                }
+            }
+        }
+        dist
+    }
+
+    fn reach_matrix(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<bool>> {
+        let mut r = vec![vec![false; n]; n];
+        for &(a, b) in edges {
+            r[a][b] = true;
+        }
+        for k in 0..n {
+            for i in 0..n {
+                for j in 0..n {
+                    if r[i][k] && r[k][j] {
+                        r[i][j] = true;
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    fn edges_strategy() -> impl Strategy<Value = (usize, Vec<(usize, usize)>)> {
+        (2usize..14).prop_flat_map(|n| (Just(n), proptest::collection::vec((0..n, 0..n), 0..40)))
+    }
+
+    proptest! {
+        #[test]
+        fn traversal_equals_brute_force_bfs((n, edges) in edges_strategy(), start_seed in 0usize..100, depth in 1u32..=10) {
+            let g = graph(n, &edges);
+            let start = start_seed % n;
+            let got: HashMap<usize, u32> = traverse(&g, start as u32, Direction::Downstream, depth, false, true)
+                .unwrap().into_iter().map(|r| (r.node as usize, r.depth)).collect();
+            let want = brute_bfs(n, &edges, start, depth);
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn paths_follow_edges((n, edges) in edges_strategy(), start_seed in 0usize..100) {
+            let g = graph(n, &edges);
+            let start = (start_seed % n) as u32;
+            let set: HashSet<(usize, usize)> = edges.iter().copied().collect();
+            for r in traverse(&g, start, Direction::Downstream, 10, false, true).unwrap() {
+                prop_assert_eq!(r.path.len() as u32, r.depth + 1);
+                prop_assert_eq!(r.path[0], start);
+                for w in r.path.windows(2) {
+                    prop_assert!(set.contains(&(w[0] as usize, w[1] as usize)));
+                }
+            }
+        }
+
+        #[test]
+        fn scc_equals_reachability((n, edges) in edges_strategy()) {
+            let g = graph(n, &edges);
+            let r = reach_matrix(n, &edges);
+            let mut want: Vec<Vec<u32>> = Vec::new();
+            let mut assigned = vec![false; n];
+            for i in 0..n {
+                if assigned[i] { continue; }
+                let comp: Vec<u32> = (0..n).filter(|&j| j == i || (r[i][j] && r[j][i])).map(|j| j as u32).collect();
+                for &j in &comp { assigned[j as usize] = true; }
+                if comp.len() > 1 || r[i][i] && edges.contains(&(i, i)) {
+                    want.push(comp);
+                }
+            }
+            // A single node on a longer cycle is in a 2+ component; a lone node counts only with a self loop.
+            want.retain(|c| c.len() > 1 || edges.contains(&(c[0] as usize, c[0] as usize)));
+            want.sort();
+            let mut got: Vec<Vec<u32>> = cycles(&g).into_iter().map(|c| c.members).collect();
+            got.sort();
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn cycle_paths_are_closed_walks_over_members((n, edges) in edges_strategy()) {
+            let g = graph(n, &edges);
+            let set: HashSet<(usize, usize)> = edges.iter().copied().collect();
+            for c in cycles(&g) {
+                prop_assert_eq!(c.path.first(), c.path.last());
+                let on: HashSet<u32> = c.path.iter().copied().collect();
+                let members: HashSet<u32> = c.members.iter().copied().collect();
+                prop_assert_eq!(on, members);
+                for w in c.path.windows(2) {
+                    prop_assert!(set.contains(&(w[0] as usize, w[1] as usize)));
+                }
+            }
+        }
+    }
+}
