@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 
 pub mod api;
 pub mod error;
+pub mod graph_cache;
 pub mod gucs;
 
 // Tables, sequences and triggers come first; everything else may refer to them.
@@ -20,6 +21,8 @@ extension_sql_file!(
     name = "graph_schema",
     requires = ["schema"]
 );
+// Graph PL/pgSQL (writes for ingest, SLOs, telemetry); the Rust side calls into it.
+extension_sql_file!("../../sql/graph.sql", name = "graph", requires = ["graph_schema", "identity"]);
 // API keys and whatever else the HTTPS facade keeps in the database.
 extension_sql_file!(
     "../../sql/facade.sql",

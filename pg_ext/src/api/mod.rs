@@ -1,3 +1,4 @@
 //! The SQL surface, one module per domain. Everything is created in schema `idgraph`.
 
+pub mod graph;
 pub mod identity;

@@ -1,0 +1,260 @@
+//! Dependency graph: the SQL surface (SPEC §2). Validation and algorithms are
+//! `idgraph_core::depgraph`; the statements that write tables are `sql/graph.sql`; this
+//! module moves data between the two and the cached graph (`crate::graph_cache`).
+
+use idgraph_core::depgraph::{self, AvailabilityOptions, Direction, GraphError};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Value};
+
+use crate::error::{IdgraphError, OrRaise};
+use crate::graph_cache;
+
+fn graph_err(e: GraphError) -> IdgraphError {
+    match e {
+        GraphError::NotFound(id) => IdgraphError::not_found(format!("service '{id}' does not exist")),
+        GraphError::Invalid(m) => IdgraphError::invalid(m),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> JsonB {
+    JsonB(serde_json::to_value(v).unwrap_or(Value::Null))
+}
+
+fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
+    IdgraphError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("idgraph: {e}"))
+}
+
+/// Upserts an FR-1 document (`source`, `timestamp`, `nodes[]`, `edges[]`) in one atomic
+/// call and returns the summary: received, created, updated, placeholders, conflicts
+/// between discovery sources, and the cycles found (new ones open alerts).
+///
+/// ```sql
+/// SELECT idgraph.ingest_graph('{"source": "manual", "nodes": [{"service_id": "checkout"}],
+///   "edges": [{"source": "checkout", "target": "payment",
+///              "attributes": {"communication_mode": "sync", "criticality": "hard"}}]}');
+/// ```
+#[pg_extern(volatile)]
+pub fn ingest_graph(p_doc: JsonB) -> JsonB {
+    let started = std::time::Instant::now();
+    let doc = match depgraph::parse_document(&p_doc.0) {
+        Ok(d) => d,
+        Err(errors) => {
+            let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
+            let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            IdgraphError::invalid(format!(
+                "invalid ingest document ({} problem{}): {first}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            ))
+            .with_detail(all.join("\n"))
+            .with_hint("Nothing was written. Fix every listed element and send the document again.")
+            .raise()
+        }
+    };
+    drop(p_doc);
+    let nodes = serde_json::to_value(&doc.nodes).unwrap_or(Value::Null);
+    let edges = serde_json::to_value(&doc.edges).unwrap_or(Value::Null);
+    let summary = Spi::get_one_with_args::<JsonB>(
+        "SELECT idgraph._ingest_apply($1, coalesce($2::timestamptz, now()), $3, $4)",
+        &[doc.source.clone().into(), doc.timestamp.clone().into(), JsonB(nodes).into(), JsonB(edges).into()],
+    )
+    .map_err(spi_err)
+    .or_raise();
+    check_for_interrupts!();
+
+    // Cycles on the graph as it is now (our own writes included).
+    let snap = graph_cache::snapshot().or_raise();
+    let g = &snap.graph;
+    let cycles = depgraph::cycles(g);
+    let cycles_json: Vec<Value> = cycles
+        .iter()
+        .map(|c| {
+            json!({
+                "members": c.members.iter().map(|&m| g.id(m)).collect::<Vec<_>>(),
+                "path": c.path.iter().map(|&m| g.id(m)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let new_alerts = Spi::get_one_with_args::<JsonB>(
+        "SELECT idgraph._record_cycles($1, $2)",
+        &[JsonB(Value::Array(cycles_json.clone())).into(), snap.key.0.into()],
+    )
+    .map_err(spi_err)
+    .or_raise();
+
+    let mut out = summary.map(|j| j.0).unwrap_or_else(|| json!({}));
+    if let Value::Object(m) = &mut out {
+        m.insert("source".into(), json!(doc.source));
+        m.insert(
+            "cycles".into(),
+            json!({
+                "count": cycles_json.len(),
+                "current": cycles_json,
+                "new_alerts": new_alerts.map(|j| j.0).unwrap_or(Value::Null),
+                "recommendation": if cycles.is_empty() { Value::Null } else {
+                    json!("Break each cycle with an async boundary; composite availability treats a cycle as one supernode at its weakest member.")
+                },
+            }),
+        );
+        m.insert("graph_version".into(), json!(snap.key.0));
+        m.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
+    }
+    JsonB(out)
+}
+
+/// Services reachable from `p_service`: each once, at its shortest depth, with the edge
+/// that reached it and the path. Depth 1..10 (else 22023); unknown service → P0002.
+///
+/// ```sql
+/// SELECT * FROM idgraph.dependencies('checkout', 'downstream', 3);
+/// ```
+#[pg_extern(stable)]
+pub fn dependencies(
+    p_service: &str,
+    p_direction: default!(&str, "'downstream'"),
+    p_max_depth: default!(i32, 3),
+    p_include_stale: default!(bool, false),
+    p_include_external: default!(bool, true),
+) -> TableIterator<
+    'static,
+    (
+        name!(service_id, String),
+        name!(depth, i32),
+        name!(parent, String),
+        name!(path, Vec<String>),
+        name!(communication_mode, String),
+        name!(criticality, String),
+        name!(discovery_source, String),
+    ),
+> {
+    let direction = Direction::parse(p_direction).map_err(graph_err).or_raise();
+    let depth = u32::try_from(p_max_depth)
+        .map_err(|_| IdgraphError::invalid(format!("depth must be between 1 and 10, got {p_max_depth}")))
+        .or_raise();
+    let snap = graph_cache::snapshot().or_raise();
+    let g = &snap.graph;
+    let start = g.lookup(p_service).map_err(graph_err).or_raise();
+    let reached = depgraph::traverse(g, start, direction, depth, p_include_stale, p_include_external)
+        .map_err(graph_err)
+        .or_raise();
+    let rows: Vec<_> = reached
+        .into_iter()
+        .map(|r| {
+            let e = g.edge(r.edge);
+            (
+                g.id(r.node).to_owned(),
+                r.depth as i32,
+                g.id(r.parent).to_owned(),
+                r.path.iter().map(|&p| g.id(p).to_owned()).collect(),
+                e.mode.as_str().to_owned(),
+                e.criticality.as_str().to_owned(),
+                e.discovery.as_str().to_owned(),
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// The current cycles: strongly connected components of 2+ services (and self loops) over
+/// fresh edges, each with a closed path through it and its alert.
+///
+/// ```sql
+/// SELECT * FROM idgraph.cycles();
+/// ```
+#[pg_extern(stable)]
+pub fn cycles() -> TableIterator<
+    'static,
+    (name!(members, Vec<String>), name!(cycle_path, Vec<String>), name!(size, i32)),
+> {
+    let snap = graph_cache::snapshot().or_raise();
+    let g = &snap.graph;
+    let rows: Vec<_> = depgraph::cycles(g)
+        .into_iter()
+        .map(|c| {
+            (
+                c.members.iter().map(|&m| g.id(m).to_owned()).collect(),
+                c.path.iter().map(|&m| g.id(m).to_owned()).collect(),
+                c.members.len() as i32,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+fn options() -> AvailabilityOptions {
+    AvailabilityOptions::default()
+}
+
+/// Composite availability of a service over its downstream closure (FR-3): serial hard
+/// dependencies, redundancy groups in parallel, cycles as supernodes, externals with
+/// their error-budget share against `p_target`, excluded soft/degraded/async edges,
+/// truncation and confidence.
+///
+/// ```sql
+/// SELECT idgraph.composite_availability('checkout', 0.999);
+/// ```
+#[pg_extern(stable)]
+pub fn composite_availability(p_service: &str, p_target: default!(Option<f64>, "NULL")) -> JsonB {
+    let snap = graph_cache::snapshot().or_raise();
+    let c = depgraph::composite(&snap.graph, p_service, p_target, &options()).map_err(graph_err).or_raise();
+    let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
+    }
+    JsonB(v)
+}
+
+/// Whether `p_target` is achievable for a service given its dependency chain; when not,
+/// the message and what each critical dependency would need (the "extra nine" rule).
+///
+/// ```sql
+/// SELECT idgraph.check_slo('checkout', 0.9999);
+/// ```
+#[pg_extern(stable)]
+pub fn check_slo(p_service: &str, p_target: f64) -> JsonB {
+    let snap = graph_cache::snapshot().or_raise();
+    let r = depgraph::check_slo(&snap.graph, p_service, p_target, &options()).map_err(graph_err).or_raise();
+    to_json(&r)
+}
+
+/// FR-4: every upstream service of `p_service` with its composite availability now and
+/// with `p_proposed_availability`, delta, SLO target and at-risk flag (null without an
+/// SLO), sorted by delta; and a summary.
+///
+/// ```sql
+/// SELECT idgraph.impact_analysis('payment', 0.995);
+/// ```
+#[pg_extern(stable)]
+pub fn impact_analysis(p_service: &str, p_proposed_availability: f64) -> JsonB {
+    let snap = graph_cache::snapshot().or_raise();
+    let r = depgraph::impact_analysis(&snap.graph, p_service, p_proposed_availability, &snap.slo_targets, &options())
+        .map_err(graph_err)
+        .or_raise();
+    JsonB(json!({
+        "service_id": r.service_id,
+        "proposed_change": {
+            "sli_type": "availability",
+            "current_availability": r.current_availability,
+            "proposed_availability": r.proposed_availability,
+        },
+        "impacted_services": r.impacted_services,
+        "summary": {
+            "total_impacted": r.total_impacted,
+            "slos_at_risk": r.slos_at_risk,
+            "recommendation": r.recommendation,
+        },
+        "graph_version": snap.key.0,
+    }))
+}
+
+/// Drops this session's cached graph; the next call loads it again. (The cache already
+/// follows every committed change; this exists for tests and benchmarks.)
+///
+/// ```sql
+/// SELECT idgraph.graph_cache_reset();
+/// ```
+#[pg_extern(volatile)]
+pub fn graph_cache_reset() {
+    graph_cache::invalidate();
+}
