@@ -14,7 +14,9 @@ use std::rc::Rc;
 
 use pgrx::prelude::*;
 
-use idgraph_core::depgraph::{Criticality, DiscoverySource, EdgeObservation, Graph, Kind, Mode, Service};
+use idgraph_core::depgraph::{
+    Criticality, DiscoverySource, EdgeObservation, Graph, Kind, Mode, Service,
+};
 
 use crate::error::IdgraphError;
 
@@ -167,7 +169,11 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
             }
         }
         let graph = build_graph(&services, &edges);
-        Ok(Snapshot { key, slo_targets, graph })
+        Ok(Snapshot {
+            key,
+            slo_targets,
+            graph,
+        })
     })
 }
 
@@ -188,7 +194,8 @@ fn build_graph(services: &[ServiceRow], edges: &[EdgeRow]) -> Graph {
         .map(|e| EdgeObservation {
             source: e.source.clone(),
             target: e.target.clone(),
-            discovery: DiscoverySource::parse(&e.discovery_source).unwrap_or(DiscoverySource::Kubernetes),
+            discovery: DiscoverySource::parse(&e.discovery_source)
+                .unwrap_or(DiscoverySource::Kubernetes),
             mode: Mode::parse(&e.communication_mode).unwrap_or(Mode::Sync),
             criticality: Criticality::parse(&e.criticality).unwrap_or(Criticality::Hard),
             redundancy_group: e.redundancy_group.clone(),

@@ -22,7 +22,11 @@ extension_sql_file!(
     requires = ["schema"]
 );
 // Graph PL/pgSQL (writes for ingest, SLOs, telemetry); the Rust side calls into it.
-extension_sql_file!("../../sql/graph.sql", name = "graph", requires = ["graph_schema", "identity"]);
+extension_sql_file!(
+    "../../sql/graph.sql",
+    name = "graph",
+    requires = ["graph_schema", "identity"]
+);
 // API keys and whatever else the HTTPS facade keeps in the database.
 extension_sql_file!(
     "../../sql/facade.sql",

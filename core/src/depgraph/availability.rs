@@ -412,6 +412,180 @@ fn composite_at(
     }
 }
 
+/// Reusable buffers for [`composite_value`], so that an impact analysis over thousands of
+/// upstream services allocates nothing per service.
+struct Scratch {
+    depth: Vec<u32>,
+    touched: Vec<u32>,
+    comp_gen: Vec<u32>,
+    comp_min: Vec<f64>,
+    serial_gen: Vec<u32>,
+    group_member_gen: Vec<u32>,
+    generation: u32,
+    frontier: Vec<u32>,
+    next: Vec<u32>,
+    comps_seen: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(n: usize) -> Self {
+        Self {
+            depth: vec![u32::MAX; n],
+            touched: Vec::new(),
+            comp_gen: vec![0; n],
+            comp_min: vec![1.0; n],
+            serial_gen: vec![0; n],
+            group_member_gen: vec![0; n],
+            generation: 0,
+            frontier: Vec::new(),
+            next: Vec::new(),
+            comps_seen: Vec::new(),
+        }
+    }
+}
+
+/// How the watched (changed) service takes part in a closure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Absent,
+    /// A serial factor of its own: the composite scales with its availability.
+    Serial,
+    /// Inside a supernode or a redundancy group, or the service itself: recompute.
+    Complex,
+}
+
+/// The composite number alone (the model of [`composite`]), with buffers reused, and the
+/// role `watch` plays in the closure.
+fn composite_value(
+    g: &Graph,
+    start: u32,
+    opts: &AvailabilityOptions,
+    proposed: Option<(u32, f64)>,
+    watch: u32,
+    s: &mut Scratch,
+) -> (f64, Role) {
+    let comps = g.required_components();
+    for &v in &s.touched {
+        s.depth[v as usize] = u32::MAX;
+    }
+    s.touched.clear();
+    s.generation = s.generation.wrapping_add(1);
+    if s.generation == 0 {
+        s.comp_gen.iter_mut().for_each(|x| *x = 0);
+        s.serial_gen.iter_mut().for_each(|x| *x = 0);
+        s.group_member_gen.iter_mut().for_each(|x| *x = 0);
+        s.generation = 1;
+    }
+    let gen = s.generation;
+    s.comps_seen.clear();
+    s.depth[start as usize] = 0;
+    s.touched.push(start);
+    s.frontier.clear();
+    s.frontier.push(start);
+    let mut d = 0;
+    while !s.frontier.is_empty() && d < opts.max_depth {
+        s.next.clear();
+        for i in 0..s.frontier.len() {
+            let u = s.frontier[i];
+            for &e in g.out_edges(u) {
+                let edge = g.edge(e);
+                if !edge.is_required() || edge.stale || s.depth[edge.to as usize] != u32::MAX {
+                    continue;
+                }
+                s.depth[edge.to as usize] = d + 1;
+                s.touched.push(edge.to);
+                s.next.push(edge.to);
+            }
+        }
+        std::mem::swap(&mut s.frontier, &mut s.next);
+        d += 1;
+    }
+    for i in 0..s.touched.len() {
+        let v = s.touched[i];
+        let (a, _) = availability_of(g, v, opts, proposed);
+        let c = comps.of[v as usize] as usize;
+        if s.comp_gen[c] != gen {
+            s.comp_gen[c] = gen;
+            s.comp_min[c] = a;
+            s.comps_seen.push(c as u32);
+        } else if a < s.comp_min[c] {
+            s.comp_min[c] = a;
+        }
+    }
+    let self_comp = comps.of[start as usize];
+    let mut groups_product = 1.0;
+    let mut by_group: Vec<(&str, u32)> = Vec::new();
+    for i in 0..s.touched.len() {
+        let u = s.touched[i];
+        let cu = comps.of[u as usize];
+        by_group.clear();
+        for &e in g.out_edges(u) {
+            let edge = g.edge(e);
+            if edge.stale || !edge.is_required() || s.depth[edge.to as usize] == u32::MAX {
+                continue;
+            }
+            match &edge.redundancy_group {
+                None => {
+                    let c = comps.of[edge.to as usize];
+                    if c != cu {
+                        s.serial_gen[c as usize] = gen;
+                    }
+                }
+                Some(grp) => by_group.push((grp.as_str(), edge.to)),
+            }
+        }
+        if by_group.is_empty() {
+            continue;
+        }
+        by_group.sort_unstable();
+        let mut a = 0;
+        while a < by_group.len() {
+            let mut b = a;
+            while b < by_group.len() && by_group[b].0 == by_group[a].0 {
+                b += 1;
+            }
+            if b - a >= 2 {
+                let mut cs: Vec<u32> = by_group[a..b]
+                    .iter()
+                    .map(|&(_, m)| comps.of[m as usize])
+                    .collect();
+                cs.sort_unstable();
+                cs.dedup();
+                let mut fail = 1.0;
+                for c in cs {
+                    fail *= 1.0 - s.comp_min[c as usize];
+                    s.group_member_gen[c as usize] = gen;
+                }
+                groups_product *= 1.0 - fail;
+            } else {
+                let c = comps.of[by_group[a].1 as usize];
+                if c != cu {
+                    s.serial_gen[c as usize] = gen;
+                }
+            }
+            a = b;
+        }
+    }
+    let mut value = s.comp_min[self_comp as usize];
+    for &c in &s.comps_seen {
+        if c != self_comp && s.serial_gen[c as usize] == gen {
+            value *= s.comp_min[c as usize];
+        }
+    }
+    value *= groups_product;
+    let role = if s.depth[watch as usize] == u32::MAX {
+        Role::Absent
+    } else {
+        let c = comps.of[watch as usize] as usize;
+        if comps.cyclic[c] || s.group_member_gen[c] == gen || c == self_comp as usize {
+            Role::Complex
+        } else {
+            Role::Serial
+        }
+    };
+    (value, role)
+}
+
 /// What a critical dependency would need for the target to be reachable.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NeededDependency {
@@ -542,25 +716,15 @@ pub fn impact_analysis(
         true,
     )?;
     let comps = g.required_components();
-    let x_cyclic = comps.cyclic[comps.of[x as usize] as usize];
     let mut rows = Vec::with_capacity(upstream.len());
+    let mut scratch = Scratch::new(g.len());
     for r in &upstream {
-        let cur = composite_at(g, r.node, None, opts, None);
-        let in_closure = cur
-            .hard_dependencies
-            .iter()
-            .any(|d| d.service_id == g.id(x));
-        let in_group = cur
-            .redundancy_groups
-            .iter()
-            .any(|grp| grp.members.iter().any(|m| m == g.id(x)));
-        let projected = if !in_closure {
-            cur.composite_availability
-        } else if !x_cyclic && !in_group && current_x > 0.0 {
-            // x is one serial factor: scale it.
-            cur.composite_availability / current_x * proposed
-        } else {
-            composite_at(g, r.node, None, opts, Some((x, proposed))).composite_availability
+        let (current, role) = composite_value(g, r.node, opts, None, x, &mut scratch);
+        let projected = match role {
+            Role::Absent => current,
+            // x is one serial factor of its own: the composite scales with it.
+            Role::Serial if current_x > 0.0 => current / current_x * proposed,
+            _ => composite_value(g, r.node, opts, Some((x, proposed)), x, &mut scratch).0,
         };
         let target = slo_targets.get(g.id(r.node)).copied();
         let at_risk = target.map(|t| projected < t);
@@ -580,13 +744,13 @@ pub fn impact_analysis(
                 "upstream (transitive)"
             },
             depth: r.depth,
-            current_composite_availability: cur.composite_availability,
+            current_composite_availability: current,
             projected_composite_availability: projected,
-            delta: projected - cur.composite_availability,
+            delta: projected - current,
             current_slo_target: target,
             slo_at_risk: at_risk,
             risk_detail,
-            via_cycle: !cur.supernodes.is_empty(),
+            via_cycle: comps.cyclic[comps.of[r.node as usize] as usize] || role == Role::Complex,
         });
     }
     rows.sort_by(|a, b| {
@@ -879,6 +1043,24 @@ mod tests {
             let want: f64 = (0..n).filter(|&i| reach[i]).map(|i| avail[i]).product();
             let c = composite(&g, "s00", None, &AvailabilityOptions { max_depth: 20, ..AvailabilityOptions::default() }).unwrap();
             prop_assert!((c.composite_availability - want).abs() < 1e-12);
+        }
+
+        #[test]
+        fn fast_value_equals_full_report((n, edges, avail) in dag_strategy(), groups in proptest::collection::vec(0u8..3, 30), depth in 1u32..12) {
+            let services: Vec<Service> = (0..n).map(|i| svc(&format!("s{i:02}"), Some(avail[i]))).collect();
+            let o: Vec<_> = edges.iter().enumerate().map(|(k, &(a, b))| {
+                let mut e = obs(&format!("s{a:02}"), &format!("s{b:02}"));
+                if groups[k % groups.len()] == 1 { e.redundancy_group = Some("g".into()); }
+                e
+            }).collect();
+            let g = Graph::build(services, &o);
+            let opts = AvailabilityOptions { max_depth: depth, ..AvailabilityOptions::default() };
+            let mut s = Scratch::new(g.len());
+            for start in 0..n as u32 {
+                let full = composite_at(&g, start, None, &opts, None).composite_availability;
+                let (fast, _) = composite_value(&g, start, &opts, None, 0, &mut s);
+                prop_assert!((full - fast).abs() < 1e-12, "start {start}: {full} vs {fast}");
+            }
         }
 
         #[test]

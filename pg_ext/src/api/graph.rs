@@ -12,7 +12,9 @@ use crate::graph_cache;
 
 fn graph_err(e: GraphError) -> IdgraphError {
     match e {
-        GraphError::NotFound(id) => IdgraphError::not_found(format!("service '{id}' does not exist")),
+        GraphError::NotFound(id) => {
+            IdgraphError::not_found(format!("service '{id}' does not exist"))
+        }
         GraphError::Invalid(m) => IdgraphError::invalid(m),
     }
 }
@@ -22,7 +24,10 @@ fn to_json<T: serde::Serialize>(v: &T) -> JsonB {
 }
 
 fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
-    IdgraphError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("idgraph: {e}"))
+    IdgraphError::new(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("idgraph: {e}"),
+    )
 }
 
 /// Upserts an FR-1 document (`source`, `timestamp`, `nodes[]`, `edges[]`) in one atomic
@@ -57,7 +62,12 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     let edges = serde_json::to_value(&doc.edges).unwrap_or(Value::Null);
     let summary = Spi::get_one_with_args::<JsonB>(
         "SELECT idgraph._ingest_apply($1, coalesce($2::timestamptz, now()), $3, $4)",
-        &[doc.source.clone().into(), doc.timestamp.clone().into(), JsonB(nodes).into(), JsonB(edges).into()],
+        &[
+            doc.source.clone().into(),
+            doc.timestamp.clone().into(),
+            JsonB(nodes).into(),
+            JsonB(edges).into(),
+        ],
     )
     .map_err(spi_err)
     .or_raise();
@@ -78,7 +88,10 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
         .collect();
     let new_alerts = Spi::get_one_with_args::<JsonB>(
         "SELECT idgraph._record_cycles($1, $2)",
-        &[JsonB(Value::Array(cycles_json.clone())).into(), snap.key.0.into()],
+        &[
+            JsonB(Value::Array(cycles_json.clone())).into(),
+            snap.key.0.into(),
+        ],
     )
     .map_err(spi_err)
     .or_raise();
@@ -110,6 +123,7 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
 /// SELECT * FROM idgraph.dependencies('checkout', 'downstream', 3);
 /// ```
 #[pg_extern(stable)]
+#[allow(clippy::type_complexity)] // pgrx needs the row type spelled out here
 pub fn dependencies(
     p_service: &str,
     p_direction: default!(&str, "'downstream'"),
@@ -130,14 +144,23 @@ pub fn dependencies(
 > {
     let direction = Direction::parse(p_direction).map_err(graph_err).or_raise();
     let depth = u32::try_from(p_max_depth)
-        .map_err(|_| IdgraphError::invalid(format!("depth must be between 1 and 10, got {p_max_depth}")))
+        .map_err(|_| {
+            IdgraphError::invalid(format!("depth must be between 1 and 10, got {p_max_depth}"))
+        })
         .or_raise();
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
     let start = g.lookup(p_service).map_err(graph_err).or_raise();
-    let reached = depgraph::traverse(g, start, direction, depth, p_include_stale, p_include_external)
-        .map_err(graph_err)
-        .or_raise();
+    let reached = depgraph::traverse(
+        g,
+        start,
+        direction,
+        depth,
+        p_include_stale,
+        p_include_external,
+    )
+    .map_err(graph_err)
+    .or_raise();
     let rows: Vec<_> = reached
         .into_iter()
         .map(|r| {
@@ -165,7 +188,11 @@ pub fn dependencies(
 #[pg_extern(stable)]
 pub fn cycles() -> TableIterator<
     'static,
-    (name!(members, Vec<String>), name!(cycle_path, Vec<String>), name!(size, i32)),
+    (
+        name!(members, Vec<String>),
+        name!(cycle_path, Vec<String>),
+        name!(size, i32),
+    ),
 > {
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
@@ -197,7 +224,9 @@ fn options() -> AvailabilityOptions {
 #[pg_extern(stable)]
 pub fn composite_availability(p_service: &str, p_target: default!(Option<f64>, "NULL")) -> JsonB {
     let snap = graph_cache::snapshot().or_raise();
-    let c = depgraph::composite(&snap.graph, p_service, p_target, &options()).map_err(graph_err).or_raise();
+    let c = depgraph::composite(&snap.graph, p_service, p_target, &options())
+        .map_err(graph_err)
+        .or_raise();
     let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
@@ -214,7 +243,9 @@ pub fn composite_availability(p_service: &str, p_target: default!(Option<f64>, "
 #[pg_extern(stable)]
 pub fn check_slo(p_service: &str, p_target: f64) -> JsonB {
     let snap = graph_cache::snapshot().or_raise();
-    let r = depgraph::check_slo(&snap.graph, p_service, p_target, &options()).map_err(graph_err).or_raise();
+    let r = depgraph::check_slo(&snap.graph, p_service, p_target, &options())
+        .map_err(graph_err)
+        .or_raise();
     to_json(&r)
 }
 
@@ -228,9 +259,15 @@ pub fn check_slo(p_service: &str, p_target: f64) -> JsonB {
 #[pg_extern(stable)]
 pub fn impact_analysis(p_service: &str, p_proposed_availability: f64) -> JsonB {
     let snap = graph_cache::snapshot().or_raise();
-    let r = depgraph::impact_analysis(&snap.graph, p_service, p_proposed_availability, &snap.slo_targets, &options())
-        .map_err(graph_err)
-        .or_raise();
+    let r = depgraph::impact_analysis(
+        &snap.graph,
+        p_service,
+        p_proposed_availability,
+        &snap.slo_targets,
+        &options(),
+    )
+    .map_err(graph_err)
+    .or_raise();
     JsonB(json!({
         "service_id": r.service_id,
         "proposed_change": {
