@@ -8,6 +8,9 @@
 CREATE TABLE idgraph.graph_state (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version    bigint NOT NULL DEFAULT 0,
+    -- bumped only when the topology changes (edges, services added or removed): what
+    -- centrality depends on.
+    topology_version bigint NOT NULL DEFAULT 0,
     changed_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO idgraph.graph_state DEFAULT VALUES;
@@ -122,14 +125,19 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  UPDATE idgraph.graph_state SET version = version + 1, changed_at = now();
+  UPDATE idgraph.graph_state
+     SET version = version + 1,
+         topology_version = topology_version + CASE WHEN TG_ARGV[0] = 'topology' THEN 1 ELSE 0 END,
+         changed_at = now();
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER services_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.services
+CREATE TRIGGER services_bump_version AFTER UPDATE ON idgraph.services
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
+CREATE TRIGGER services_bump_topology AFTER INSERT OR DELETE OR TRUNCATE ON idgraph.services
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version('topology');
 CREATE TRIGGER edges_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.edges
-  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version('topology');
 CREATE TRIGGER slos_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.slos
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
 

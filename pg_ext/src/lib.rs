@@ -27,6 +27,12 @@ extension_sql_file!(
     name = "graph",
     requires = ["graph_schema", "identity"]
 );
+// Centrality table, edge trigger and readers.
+extension_sql_file!(
+    "../../sql/centrality.sql",
+    name = "centrality",
+    requires = ["graph_schema", "graph"]
+);
 // API keys and whatever else the HTTPS facade keeps in the database.
 extension_sql_file!(
     "../../sql/facade.sql",

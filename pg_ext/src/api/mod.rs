@@ -1,4 +1,5 @@
 //! The SQL surface, one module per domain. Everything is created in schema `idgraph`.
 
+pub mod centrality;
 pub mod graph;
 pub mod identity;

@@ -1,0 +1,315 @@
+//! Centrality: the SQL surface (SPEC §3). Algorithms are `idgraph_core::centrality`; the
+//! table, the edge trigger and the read functions are `sql/centrality.sql`.
+
+use std::collections::HashMap;
+
+use idgraph_core::centrality::{self, Csr};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::json;
+
+use crate::error::{IdgraphError, OrRaise};
+
+fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
+    IdgraphError::new(
+        PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+        format!("idgraph centrality: {e}"),
+    )
+}
+
+/// Distinct fresh directed pairs (no self loops) among all services, with dense indices.
+struct Topology {
+    pks: Vec<i32>,
+    names: Vec<String>,
+    csr: Csr,
+    version: i64,
+}
+
+fn load_topology() -> Result<Topology, IdgraphError> {
+    Spi::connect(|client| {
+        let version = client
+            .select(
+                "SELECT topology_version FROM idgraph.graph_state",
+                None,
+                &[],
+            )
+            .map_err(spi_err)?
+            .first()
+            .get_one::<i64>()
+            .map_err(spi_err)?
+            .unwrap_or(0);
+        let mut pks = Vec::new();
+        let mut names = Vec::new();
+        let mut index: HashMap<i32, u32> = HashMap::new();
+        for row in client
+            .select(
+                "SELECT service_pk, service_id FROM idgraph.services ORDER BY service_pk",
+                None,
+                &[],
+            )
+            .map_err(spi_err)?
+        {
+            let pk = row.get::<i32>(1).map_err(spi_err)?.unwrap_or_default();
+            index.insert(pk, pks.len() as u32);
+            pks.push(pk);
+            names.push(row.get::<String>(2).map_err(spi_err)?.unwrap_or_default());
+        }
+        let mut edges = Vec::new();
+        for (i, row) in client
+            .select(
+                "SELECT DISTINCT source_pk, target_pk FROM idgraph.edges
+                  WHERE NOT stale AND source_pk <> target_pk",
+                None,
+                &[],
+            )
+            .map_err(spi_err)?
+            .enumerate()
+        {
+            if i % 8192 == 0 {
+                check_for_interrupts!();
+            }
+            let s = row.get::<i32>(1).map_err(spi_err)?.unwrap_or_default();
+            let t = row.get::<i32>(2).map_err(spi_err)?.unwrap_or_default();
+            if let (Some(&a), Some(&b)) = (index.get(&s), index.get(&t)) {
+                edges.push((a, b));
+            }
+        }
+        let csr = Csr::from_edges(pks.len(), &edges).map_err(|e| {
+            IdgraphError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string())
+        })?;
+        Ok(Topology {
+            pks,
+            names,
+            csr,
+            version,
+        })
+    })
+}
+
+/// Recomputes degree, betweenness (exact, or sampled from `p_samples` seeded sources) and
+/// clustering for every service and writes `idgraph.centrality`. Honours query cancel
+/// between rounds of sources.
+///
+/// ```sql
+/// SELECT idgraph.refresh_centrality();                 -- exact
+/// SELECT idgraph.refresh_centrality('sampled', 500);   -- 500 random sources, scaled
+/// ```
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn refresh_centrality(
+    p_mode: default!(&str, "'exact'"),
+    p_samples: default!(Option<i32>, "NULL"),
+) -> JsonB {
+    let started = std::time::Instant::now();
+    let sampled = match (p_mode, p_samples) {
+        ("exact", None) => None,
+        ("exact", Some(_)) => IdgraphError::invalid("p_samples is only for mode 'sampled'").raise(),
+        ("sampled", Some(k)) if k >= 1 => Some(k as usize),
+        ("sampled", _) => IdgraphError::invalid("mode 'sampled' needs p_samples >= 1").raise(),
+        (other, _) => {
+            IdgraphError::invalid(format!("mode must be 'exact' or 'sampled', got '{other}'"))
+                .raise()
+        }
+    };
+    let topo = load_topology().or_raise();
+    let n = topo.pks.len();
+    let interrupts = || {
+        check_for_interrupts!();
+        Ok::<(), ()>(())
+    };
+    let (bc, mode) = match sampled {
+        None => {
+            let sources: Vec<u32> = (0..n as u32).collect();
+            (
+                centrality::betweenness_from(&topo.csr, &sources, false, interrupts),
+                "exact".to_string(),
+            )
+        }
+        Some(k) => {
+            let k = k.min(n.max(1));
+            match centrality::betweenness_sampled(&topo.csr, k, 42, interrupts) {
+                Ok(r) => (r, format!("sampled:{k}")),
+                Err(e) => IdgraphError::invalid(e.to_string()).raise(),
+            }
+        }
+    };
+    let bc = bc.unwrap_or_else(|()| vec![0.0; n]);
+    let norm = centrality::normalization(n, false);
+    let deg = centrality::degrees(&topo.csr);
+    let clu = centrality::clustering(&topo.csr);
+    let seconds_compute = started.elapsed().as_secs_f64();
+
+    let in_d: Vec<i32> = deg.iter().map(|d| d.0 as i32).collect();
+    let out_d: Vec<i32> = deg.iter().map(|d| d.1 as i32).collect();
+    let bcn: Vec<f64> = bc.iter().map(|x| x * norm).collect();
+    Spi::run_with_args(
+        "INSERT INTO idgraph.centrality AS c (service_pk, service, in_degree, out_degree, degree, betweenness,
+                betweenness_normalized, clustering, graph_version, betweenness_version, betweenness_mode,
+                computed_at, betweenness_computed_at)
+         SELECT u.pk, u.name, u.i, u.o, u.i + u.o, u.b, u.bn, u.cl, $8, $8, $9, now(), now()
+           FROM unnest($1::int[], $2::text[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::float8[])
+                AS u(pk, name, i, o, b, bn, cl)
+         ON CONFLICT (service_pk) DO UPDATE
+            SET service = excluded.service, in_degree = excluded.in_degree, out_degree = excluded.out_degree,
+                degree = excluded.degree, betweenness = excluded.betweenness,
+                betweenness_normalized = excluded.betweenness_normalized, clustering = excluded.clustering,
+                graph_version = $8, betweenness_version = $8, betweenness_mode = $9,
+                computed_at = now(), betweenness_computed_at = now()
+         ",
+        &[
+            topo.pks.clone().into(),
+            topo.names.clone().into(),
+            in_d.into(),
+            out_d.into(),
+            bc.clone().into(),
+            bcn.into(),
+            clu.into(),
+            topo.version.into(),
+            mode.clone().into(),
+        ],
+    )
+    .map_err(spi_err)
+    .or_raise();
+    JsonB(json!({
+        "services": n,
+        "edges": topo.csr.edge_count(),
+        "mode": mode,
+        "graph_version": topo.version,
+        "seconds": started.elapsed().as_secs_f64(),
+        "seconds_compute": seconds_compute,
+    }))
+}
+
+fn edges_touching(pks: &[i32]) -> Result<Vec<(i32, i32)>, IdgraphError> {
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for row in client
+            .select(
+                "SELECT DISTINCT e.source_pk, e.target_pk FROM idgraph.edges e
+                  WHERE NOT e.stale AND e.source_pk <> e.target_pk
+                    AND (e.source_pk = ANY($1) OR e.target_pk = ANY($1))",
+                None,
+                &[pks.to_vec().into()],
+            )
+            .map_err(spi_err)?
+        {
+            out.push((
+                row.get::<i32>(1).map_err(spi_err)?.unwrap_or_default(),
+                row.get::<i32>(2).map_err(spi_err)?.unwrap_or_default(),
+            ));
+        }
+        Ok(out)
+    })
+}
+
+/// A CSR over part of the graph, with local index -> pk and pk -> local index.
+type Local = (Csr, Vec<i32>, HashMap<i32, u32>);
+
+/// A CSR over the services named in `edges` (and `extra`).
+fn local_csr(extra: &[i32], edges: &[(i32, i32)]) -> Result<Local, IdgraphError> {
+    let mut index: HashMap<i32, u32> = HashMap::new();
+    let mut pks: Vec<i32> = Vec::new();
+    let mut local = |pk: i32| -> u32 {
+        *index.entry(pk).or_insert_with(|| {
+            pks.push(pk);
+            (pks.len() - 1) as u32
+        })
+    };
+    for &pk in extra {
+        local(pk);
+    }
+    let pairs: Vec<(u32, u32)> = edges.iter().map(|&(s, t)| (local(s), local(t))).collect();
+    let csr = Csr::from_edges(pks.len(), &pairs)
+        .map_err(|e| IdgraphError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()))?;
+    Ok((csr, pks, index))
+}
+
+fn write_local(
+    pks: &[i32],
+    in_d: Vec<i32>,
+    out_d: Vec<i32>,
+    clustering: Vec<f64>,
+    version: i64,
+) -> Result<(), IdgraphError> {
+    // Services deleted in this statement (cascade) are skipped by the join.
+    Spi::run_with_args(
+        "INSERT INTO idgraph.centrality AS c (service_pk, service, in_degree, out_degree, degree, clustering,
+                                              graph_version, computed_at)
+         SELECT u.pk, s.service_id, u.i, u.o, u.i + u.o, u.cl, $5, now()
+           FROM unnest($1::int[], $2::int[], $3::int[], $4::float8[]) AS u(pk, i, o, cl)
+           JOIN idgraph.services s ON s.service_pk = u.pk
+         ON CONFLICT (service_pk) DO UPDATE
+            SET service = excluded.service, in_degree = excluded.in_degree, out_degree = excluded.out_degree,
+                degree = excluded.degree, clustering = excluded.clustering, graph_version = $5, computed_at = now()",
+        &[pks.to_vec().into(), in_d.into(), out_d.into(), clustering.into(), version.into()],
+    )
+    .map_err(spi_err)
+}
+
+/// Internal (edge trigger): recomputes degree and clustering of the services a set of
+/// changed pairs affects — the endpoints and their common neighbours — from their
+/// neighbourhoods only, and marks them current for the new topology version. When the
+/// change touches a large part of the graph (a bulk ingest) it recomputes every service in
+/// one pass instead, which is cheaper than many neighbourhood queries.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+pub fn _centrality_touch(p_sources: Vec<i32>, p_targets: Vec<i32>) {
+    let mut endpoints: Vec<i32> = p_sources.iter().chain(p_targets.iter()).copied().collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let services = Spi::get_one::<i64>("SELECT count(*) FROM idgraph.services")
+        .map_err(spi_err)
+        .or_raise()
+        .unwrap_or(0);
+    if endpoints.len() as i64 * 4 > services {
+        let topo = load_topology().or_raise();
+        let deg = centrality::degrees(&topo.csr);
+        let clu = centrality::clustering(&topo.csr);
+        write_local(
+            &topo.pks,
+            deg.iter().map(|d| d.0 as i32).collect(),
+            deg.iter().map(|d| d.1 as i32).collect(),
+            clu,
+            topo.version,
+        )
+        .or_raise();
+        return;
+    }
+    let version = Spi::get_one::<i64>("SELECT topology_version FROM idgraph.graph_state")
+        .map_err(spi_err)
+        .or_raise()
+        .unwrap_or(0);
+    // 1. Edges at the endpoints: their neighbourhoods, hence the common neighbours.
+    let e1 = edges_touching(&endpoints).or_raise();
+    let (csr1, pks1, index1) = local_csr(&endpoints, &e1).or_raise();
+    let mut affected: Vec<i32> = endpoints.clone();
+    for (s, t) in p_sources.iter().zip(p_targets.iter()) {
+        if let (Some(&a), Some(&b)) = (index1.get(s), index1.get(t)) {
+            affected.extend(
+                centrality::affected_by_edge(&csr1, a, b)
+                    .into_iter()
+                    .map(|v| pks1[v as usize]),
+            );
+        }
+    }
+    affected.sort_unstable();
+    affected.dedup();
+    // 2. The affected and their neighbours, then every edge touching those: enough for each
+    //    affected service's degree and the links among its neighbours.
+    let e2 = edges_touching(&affected).or_raise();
+    let mut ring: Vec<i32> = affected.clone();
+    ring.extend(e2.iter().flat_map(|&(s, t)| [s, t]));
+    ring.sort_unstable();
+    ring.dedup();
+    let e3 = edges_touching(&ring).or_raise();
+    let (csr, _pks, index) = local_csr(&affected, &e3).or_raise();
+    let mut mark = vec![false; csr.len()];
+    let (mut in_d, mut out_d, mut clu) = (Vec::new(), Vec::new(), Vec::new());
+    for pk in &affected {
+        let v = index.get(pk).copied().unwrap_or(0);
+        in_d.push(csr.in_neighbors(v).len() as i32);
+        out_d.push(csr.out_neighbors(v).len() as i32);
+        clu.push(centrality::clustering_of(&csr, v, &mut mark));
+    }
+    write_local(&affected, in_d, out_d, clu, version).or_raise();
+}
