@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
-# Stages (default: all): core sqitch pgtap integration upgrade dump compose
+# Stages (default: all): core sqitch pgtap integration upgrade dump bgworker compose
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 DB=${1:-idgraph_test}; shift || true
-STAGES=${*:-core sqitch pgtap integration upgrade dump compose}
+STAGES=${*:-core sqitch pgtap integration upgrade dump bgworker compose}
 TARGET="db:pg://postgres@/$DB"
 export IDGRAPH_TEST_DB=$DB
 failed=()
@@ -31,6 +31,7 @@ stage_pgtap() {
 stage_integration() { cargo test -p idgraph-itests --quiet -- --test-threads=1; }
 stage_upgrade() { tests/upgrade.sh; }
 stage_dump() { tests/dump_restore.sh "$DB"; }
+stage_bgworker() { tests/bgworker.sh; }
 stage_compose() { docker-compose -f docker-compose.yml config -q; }
 for s in $STAGES; do
   case $s in

@@ -1,9 +1,29 @@
 //! Settings (`SET idgraph.…`). Defined when the library loads.
 
+use std::ffi::CString;
+
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 /// Largest batch `allocate_batch` accepts in one call.
 pub static MAX_BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+
+/// Seconds between background betweenness refreshes (when the topology changed).
+pub static CENTRALITY_REFRESH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(3600);
+
+/// Database the background refresher works in.
+pub static CENTRALITY_DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"idgraph"));
+
+pub fn centrality_refresh_interval() -> u64 {
+    u64::try_from(CENTRALITY_REFRESH_INTERVAL.get()).unwrap_or(3600)
+}
+
+pub fn centrality_database() -> String {
+    CENTRALITY_DATABASE
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_else(|| "idgraph".to_string())
+}
 
 pub fn init() {
     GucRegistry::define_int_guc(
@@ -14,6 +34,25 @@ pub fn init() {
         1,
         1_000_000,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"idgraph.centrality_refresh_interval",
+        c"Seconds between background refreshes of betweenness centrality.",
+        c"The background worker (idgraph in shared_preload_libraries) refreshes betweenness when the topology changed and the last refresh is older than this.",
+        &CENTRALITY_REFRESH_INTERVAL,
+        1,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_string_guc(
+        c"idgraph.centrality_database",
+        c"Database in which the idgraph background worker refreshes centrality.",
+        c"Read when the worker starts (a worker restart picks up a change).",
+        &CENTRALITY_DATABASE,
+        // Not Postmaster: the library is also loaded after startup (CREATE EXTENSION).
+        GucContext::Sighup,
         GucFlags::default(),
     );
 }

@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod api;
+pub mod bgworker;
 pub mod error;
 pub mod graph_cache;
 pub mod gucs;
@@ -57,6 +58,10 @@ extension_sql_file!("../../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    // SAFETY: a plain read of a flag Postgres sets while loading preload libraries.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        bgworker::register();
+    }
 }
 
 #[cfg(any(test, feature = "pg_test"))]

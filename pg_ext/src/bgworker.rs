@@ -1,0 +1,70 @@
+//! The centrality refresher: a background worker, registered when `idgraph` is in
+//! `shared_preload_libraries`. It wakes up periodically and, in the database named by
+//! `idgraph.centrality_database`, runs `idgraph.refresh_centrality()` when the topology
+//! changed since betweenness was last computed and that computation is older than
+//! `idgraph.centrality_refresh_interval` seconds.
+
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+use crate::gucs;
+
+/// Registers the worker (only possible while shared_preload_libraries is processed).
+pub fn register() {
+    BackgroundWorkerBuilder::new("idgraph centrality refresher")
+        .set_function("idgraph_centrality_worker_main")
+        .set_library("idgraph")
+        .enable_spi_access()
+        .set_restart_time(Some(Duration::from_secs(10)))
+        .load();
+}
+
+/// Entry point of the worker process.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn idgraph_centrality_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let db = gucs::centrality_database();
+    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    log!("idgraph centrality refresher started for database {db}");
+    loop {
+        let interval = gucs::centrality_refresh_interval();
+        let nap = Duration::from_secs(interval.clamp(1, 60));
+        if !BackgroundWorker::wait_latch(Some(nap)) {
+            break;
+        }
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: reloading the configuration file is what a SIGHUP asks for, and the
+            // worker is between transactions here.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        BackgroundWorker::transaction(|| refresh_if_due(gucs::centrality_refresh_interval()));
+    }
+    log!("idgraph centrality refresher stopped");
+}
+
+fn refresh_if_due(interval_secs: u64) {
+    let installed = Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'idgraph')",
+    );
+    if installed != Ok(Some(true)) {
+        return;
+    }
+    let due = Spi::get_one_with_args::<bool>(
+        "SELECT g.topology_version IS DISTINCT FROM (SELECT max(c.betweenness_version) FROM idgraph.centrality c)
+            AND coalesce((SELECT max(c.betweenness_computed_at) FROM idgraph.centrality c), '-infinity')
+                < now() - make_interval(secs => $1)
+           FROM idgraph.graph_state g",
+        &[(interval_secs as f64).into()],
+    );
+    if due == Ok(Some(true)) {
+        match Spi::get_one::<JsonB>("SELECT idgraph.refresh_centrality()") {
+            Ok(Some(r)) => log!("idgraph centrality refreshed: {}", r.0),
+            Ok(None) => {}
+            Err(e) => warning!("idgraph centrality refresh failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The centrality background worker, end to end: a throwaway cluster (its own data dir,
+# port and socket, never the shared one) with idgraph in shared_preload_libraries and a
+# 1-second refresh interval. The worker must compute betweenness after an ingest without
+# anyone calling refresh_centrality, and again after the topology changes.
+. "$(dirname "$0")/../scripts/env.sh"
+cd "$(dirname "$0")/.."
+PORT=${BGW_PORT:-5498}
+DIR=$(mktemp -d /tmp/idgraph-bgw.XXXXXX)
+chown postgres "$DIR"
+PGCTL="runuser -u postgres -- $PGBIN/pg_ctl"
+cleanup() { $PGCTL -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$DIR"; }
+trap cleanup EXIT
+runuser -u postgres -- "$PGBIN/initdb" -D "$DIR/data" -A trust -U postgres >/dev/null
+cat >> "$DIR/data/postgresql.conf" <<CONF
+port = $PORT
+listen_addresses = ''
+unix_socket_directories = '$DIR'
+shared_preload_libraries = 'idgraph'
+idgraph.centrality_database = 'postgres'
+idgraph.centrality_refresh_interval = 1
+CONF
+$PGCTL -D "$DIR/data" -l "$DIR/log" -w start >/dev/null
+P="psql -X -q -At -h $DIR -p $PORT -U postgres"
+$P -d postgres -c "CREATE EXTENSION idgraph"
+$P -d postgres -c "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'idgraph centrality refresher'" | grep -q 1 \
+  || { echo "FAIL: the background worker is not running"; cat "$DIR/log"; exit 1; }
+$P -d postgres -c "SELECT idgraph.ingest_graph('{\"source\": \"manual\", \"edges\": [
+   {\"source\": \"a\", \"target\": \"b\"}, {\"source\": \"b\", \"target\": \"c\"}, {\"source\": \"a\", \"target\": \"d\"}]}')" >/dev/null
+wait_fresh() { # expected betweenness of b
+  for _ in $(seq 1 40); do
+    got=$($P -d postgres -c "SELECT betweenness FROM idgraph.centrality_of('b') WHERE NOT betweenness_stale")
+    [ "$got" = "$1" ] && return 0
+    sleep 0.5
+  done
+  echo "FAIL: betweenness of b is '${got:-stale}', expected $1"; tail -20 "$DIR/log"; return 1
+}
+# b lies on a -> c only.
+wait_fresh 1 || exit 1
+echo "ok 1 - the worker computed betweenness after an ingest"
+$P -d postgres -c "SELECT idgraph.ingest_graph('{\"source\": \"manual\", \"edges\": [{\"source\": \"x\", \"target\": \"a\"}]}')" >/dev/null
+# Now b lies on a -> c and x -> c.
+wait_fresh 2 || exit 1
+echo "ok 2 - the worker refreshed betweenness after the topology changed"
+echo "2 passed, 0 failed"
