@@ -1,6 +1,35 @@
-//! idgraph-facade: the HTTPS door onto the idgraph SQL functions.
+//! `idgraph-facade serve | keys create | keys list | keys revoke`.
 
-fn main() {
-    eprintln!("idgraph-facade: not built yet; see issue 5");
-    std::process::exit(2);
+use clap::Parser;
+use idgraph_facade::config::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => {
+                idgraph_facade::server::init_logging();
+                idgraph_facade::server::serve(*args, idgraph_facade::server::shutdown_signal())
+                    .await
+            }
+            Command::Keys(k) => idgraph_facade::keys::run(k).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("idgraph-facade: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,183 @@
+//! Command line and environment: every flag is also an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// idgraph's HTTPS facade and its API-key management.
+#[derive(Debug, Parser)]
+#[command(name = "idgraph-facade", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTPS API.
+    Serve(Box<ServeArgs>),
+    /// Create, list and revoke API keys (needs a database role that is a member of idgraph_admin).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Postgres connection string (URL or key=value), e.g.
+    /// postgres://idgraph_facade_login:secret@127.0.0.1/idgraph
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; it is printed once and never stored in clear.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// A human name for the key (who or what uses it).
+        #[arg(long, env = "IDGRAPH_KEY_NAME")]
+        name: String,
+        /// Comma-separated scopes: identity:read, identity:write, identity:admin,
+        /// graph:read, graph:write, slo:write.
+        #[arg(long, env = "IDGRAPH_KEY_SCOPES", value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// The team the key acts for (submissions are visible to their creator's team).
+        #[arg(long, env = "IDGRAPH_KEY_TEAM")]
+        team: Option<String>,
+        /// Expiry in days from now (none: does not expire).
+        #[arg(long, env = "IDGRAPH_KEY_EXPIRES_DAYS")]
+        expires_days: Option<u32>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a key by its id (the part after `idg_live_`); effective within the cache TTL.
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key id.
+        key_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Optional read replica: read-only routes (resolve, get, traversal, availability,
+    /// centrality) go there.
+    #[arg(long, env = "IDGRAPH_READ_DATABASE_URL")]
+    pub read_database_url: Option<String>,
+
+    /// Address to listen on.
+    #[arg(long, env = "IDGRAPH_LISTEN", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+
+    /// PEM certificate chain for TLS.
+    #[arg(
+        long,
+        env = "IDGRAPH_TLS_CERT",
+        required_unless_present = "insecure_http"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for TLS.
+    #[arg(
+        long,
+        env = "IDGRAPH_TLS_KEY",
+        required_unless_present = "insecure_http"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve plain HTTP (only behind a TLS-terminating proxy). Must be asked for.
+    #[arg(long, env = "IDGRAPH_INSECURE_HTTP", default_value_t = false)]
+    pub insecure_http: bool,
+
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "IDGRAPH_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+
+    /// How long a request waits for a pooled connection before 503, in milliseconds.
+    #[arg(long, env = "IDGRAPH_POOL_WAIT_MS", default_value_t = 2000)]
+    pub pool_wait_ms: u64,
+
+    /// Per-request timeout in seconds (503 when exceeded).
+    #[arg(long, env = "IDGRAPH_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// How long shutdown waits for in-flight requests, in seconds.
+    #[arg(long, env = "IDGRAPH_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+
+    /// How long a verified API key stays cached, in seconds (at most 120: revocation takes
+    /// effect within this bound).
+    #[arg(long, env = "IDGRAPH_KEY_CACHE_TTL_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=120))]
+    pub key_cache_ttl_secs: u64,
+
+    /// JWKS for JWT bearer tokens: a file path.
+    #[arg(long, env = "IDGRAPH_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+
+    /// JWKS for JWT bearer tokens: an https URL (fetched and cached).
+    #[arg(long, env = "IDGRAPH_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// Required `iss` of JWTs.
+    #[arg(long, env = "IDGRAPH_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` of JWTs.
+    #[arg(long, env = "IDGRAPH_JWT_AUDIENCE", default_value = "idgraph")]
+    pub jwt_audience: String,
+
+    /// Token bucket size per principal (burst), in cost units.
+    #[arg(long, env = "IDGRAPH_RATE_LIMIT_BURST", default_value_t = 600)]
+    pub rate_limit_burst: u32,
+
+    /// Token refill per second per principal, in cost units.
+    #[arg(long, env = "IDGRAPH_RATE_LIMIT_PER_SEC", default_value_t = 200.0)]
+    pub rate_limit_per_sec: f64,
+
+    /// Largest batch (allocations, resolutions) accepted; larger → 422.
+    #[arg(long, env = "IDGRAPH_MAX_BATCH", default_value_t = 10_000)]
+    pub max_batch: usize,
+
+    /// HSTS max-age in seconds.
+    #[arg(long, env = "IDGRAPH_HSTS_MAX_AGE", default_value_t = 31_536_000)]
+    pub hsts_max_age: u64,
+}
+
+impl ServeArgs {
+    /// Settings for tests and embedding: plain defaults around a database URL.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            db: DbArgs {
+                database_url: database_url.to_owned(),
+            },
+            read_database_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            pool_size: 8,
+            pool_wait_ms: 2000,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 5,
+            key_cache_ttl_secs: 60,
+            jwks_file: None,
+            jwks_url: None,
+            jwt_issuer: None,
+            jwt_audience: "idgraph".into(),
+            rate_limit_burst: 600,
+            rate_limit_per_sec: 200.0,
+            max_batch: 10_000,
+            hsts_max_age: 31_536_000,
+        }
+    }
+}

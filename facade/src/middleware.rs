@@ -1,0 +1,234 @@
+//! All middleware, in one place. Layer order, outermost first (see `routes::router`):
+//!
+//! 1. `request_context` — request id (honours a sane incoming `X-Request-Id`, else a new
+//!    UUID; returned on every response), tracing span with the matched route, access
+//!    log, request metrics, security headers (HSTS), and the problem normalizer: any
+//!    error response that is not yet problem+json (405 from the router, 413 from the
+//!    body limit, …) becomes one, and every problem gets `instance` and `request_id`.
+//! 2. `timeout` — requests over the configured time answer 503 problem+json.
+//! 3. catch-panic — a panicking handler answers 500 problem+json (details only logged).
+//! 4. body limits — 10 MB (by Content-Length up front, and while reading).
+//! 5. `auth_and_rate_limit` — credentials → `AuthOutcome` in the request extensions
+//!    (handlers decide 401/403), then the principal's token bucket (429) and the
+//!    `X-RateLimit-*` headers.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::auth::{authenticate, AuthOutcome};
+use crate::problem::{ApiError, ProblemMarker, PROBLEM_JSON};
+use crate::ratelimit::route_cost;
+use crate::state::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const RL_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const RL_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RL_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// The principal a response was served to, for the access log.
+#[derive(Clone)]
+struct ServedTo(String);
+
+fn sane_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b));
+    ok.then(|| s.to_owned())
+}
+
+fn route_of(req: &Request) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into())
+}
+
+pub async fn request_context(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(sane_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = req.method().as_str().to_owned();
+    let route = route_of(&req);
+    let path = req.uri().path().to_owned();
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let mut res = next.run(req).instrument(span.clone()).await;
+
+    let status = res.status();
+    if status.is_client_error() || status.is_server_error() {
+        res = normalize_problem(res, &path, &request_id);
+    }
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(REQUEST_ID, v);
+    }
+    if !state.hsts.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&state.hsts) {
+            h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+        }
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+
+    let elapsed = started.elapsed();
+    let status_s = status.as_u16().to_string();
+    let labels = [method.as_str(), route.as_str(), status_s.as_str()];
+    state.metrics.requests.with_label_values(&labels).inc();
+    state
+        .metrics
+        .latency
+        .with_label_values(&labels)
+        .observe(elapsed.as_secs_f64());
+    let principal = res
+        .extensions()
+        .get::<ServedTo>()
+        .map(|p| p.0.clone())
+        .unwrap_or_default();
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            principal = %principal,
+            path = %path,
+            "request"
+        )
+    });
+    res
+}
+
+/// Turns any error response into problem+json (keeping its headers, e.g. Allow and
+/// Retry-After) and stamps `instance` and `request_id` into the document.
+fn normalize_problem(res: Response, path: &str, request_id: &str) -> Response {
+    let status = res.status();
+    let (mut parts, body) = res.into_parts();
+    let mut problem = match parts.extensions.remove::<ProblemMarker>() {
+        Some(ProblemMarker(p)) => p,
+        None => {
+            let is_problem = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+            if is_problem {
+                // Already a problem document we know nothing about: leave it.
+                return Response::from_parts(parts, body);
+            }
+            ApiError::for_status(status).to_problem()
+        }
+    };
+    drop(body);
+    problem.instance = Some(path.to_owned());
+    problem.request_id = Some(request_id.to_owned());
+    let bytes = serde_json::to_vec(&problem).unwrap_or_default();
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if status == StatusCode::SERVICE_UNAVAILABLE && !parts.headers.contains_key(header::RETRY_AFTER)
+    {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "Request Timed Out",
+        )
+        .detail("The request took too long; retry later.")
+        .retry_after(5)
+        .internal("request timeout")
+        .into_response(),
+    }
+}
+
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal_error("handler panicked").into_response()
+}
+
+pub async fn auth_and_rate_limit(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let route = route_of(&req);
+    let cost = route_cost(req.method().as_str(), &route);
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "local".into());
+
+    let outcome = if cost == 0 {
+        // Operational routes take no credentials (and must answer when the DB is down).
+        AuthOutcome::Anonymous
+    } else {
+        match authenticate(req.headers(), &state.db, &state.keys, state.jwt.as_ref()).await {
+            Ok(o) => o,
+            Err(e) => return e.into_response(),
+        }
+    };
+    if let AuthOutcome::Failed(reason) = &outcome {
+        state
+            .metrics
+            .auth_failures
+            .with_label_values(&[reason])
+            .inc();
+    }
+    let (bucket, served_to) = match &outcome {
+        AuthOutcome::Ok(p) => (p.subject.clone(), p.subject.clone()),
+        _ => (format!("ip:{client}"), String::new()),
+    };
+    let d = state.limiter.check(&bucket, cost);
+    let mut res = if d.allowed {
+        req.extensions_mut().insert(outcome);
+        next.run(req).await
+    } else {
+        state.metrics.rate_limited.inc();
+        tracing::warn!(principal = %bucket, route = %route, "rate limited");
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too Many Requests",
+        )
+        .detail(format!(
+            "rate limit exceeded; retry in {} s",
+            d.retry_after_secs
+        ))
+        .retry_after(d.retry_after_secs)
+        .into_response()
+    };
+    let h = res.headers_mut();
+    for (name, v) in [
+        (RL_LIMIT, d.limit),
+        (RL_REMAINING, d.remaining),
+        (RL_RESET, d.reset_secs),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&v.to_string()) {
+            h.insert(name, v);
+        }
+    }
+    res.extensions_mut().insert(ServedTo(served_to));
+    res
+}

@@ -1,0 +1,498 @@
+//! The dependency graph over HTTPS (SPEC §2, SLO engine FR-8 shapes). Every handler
+//! calls one `idgraph.*` SQL function; documents are validated there (idgraph-core), and
+//! its 22023 detail lists every problem, which becomes the 422's `errors`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Authenticated, Scope};
+use crate::db::Access;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::problem::ApiResult;
+use crate::routes::ProblemResponses;
+use crate::state::AppState;
+
+/// An FR-1 dependency document: `source`, optional `timestamp`, `nodes[]`, `edges[]`.
+/// Validated by the SQL layer; every problem is listed in the 422.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestDocument {
+    /// manual, service_mesh, otel_service_graph or kubernetes.
+    pub source: String,
+    /// RFC 3339 observation time (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub nodes: Vec<Value>,
+    #[serde(default)]
+    pub edges: Vec<Value>,
+}
+
+/// Summary of an ingest: counts, conflicts between sources, cycles, graph version.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct JsonDocument(pub Value);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DependenciesQuery {
+    /// downstream (default), upstream or both.
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// 1..10 (default 3).
+    #[serde(default)]
+    pub max_depth: Option<i32>,
+    #[serde(default)]
+    pub include_stale: Option<bool>,
+    #[serde(default)]
+    pub include_external: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependencyRow {
+    pub service_id: String,
+    pub depth: i32,
+    pub parent: String,
+    pub path: Vec<String>,
+    pub communication_mode: String,
+    pub criticality: String,
+    pub discovery_source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependenciesResponse {
+    pub service_id: String,
+    pub direction: String,
+    pub max_depth: i32,
+    pub dependencies: Vec<DependencyRow>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cycle {
+    pub members: Vec<String>,
+    pub cycle_path: Vec<String>,
+    pub size: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CyclesResponse {
+    pub cycles: Vec<Cycle>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    /// Who acknowledges (default: the caller).
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TargetQuery {
+    /// An availability target to compare with (a fraction, e.g. 0.999).
+    #[serde(default)]
+    pub target: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredTargetQuery {
+    /// The availability target to check (a fraction, e.g. 0.9999).
+    pub target: f64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityRequest {
+    /// Observed availability, a fraction in [0, 1].
+    pub availability: f64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedSlaRequest {
+    /// Published SLA, a fraction in [0, 1].
+    pub published_sla: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Updated {
+    pub service_id: String,
+    pub updated: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSloRequest {
+    /// Availability target, strictly between 0 and 1.
+    pub availability_target: f64,
+    #[serde(default)]
+    pub latency_p95_ms: Option<f64>,
+    #[serde(default)]
+    pub latency_p99_ms: Option<f64>,
+    #[serde(default)]
+    pub rationale: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactRequest {
+    pub service_id: String,
+    /// The availability the service would have, a fraction.
+    pub proposed_availability: f64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkStaleRequest {
+    /// Edges not observed for this many seconds become stale.
+    pub older_than_seconds: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkStaleResponse {
+    pub edges_marked_stale: i32,
+}
+
+fn json_of(row: &tokio_postgres::Row) -> Result<Value, tokio_postgres::Error> {
+    row.try_get::<_, Value>(0)
+}
+
+/// Bulk upsert of a dependency document (FR-1), atomically.
+#[utoipa::path(post, path = "/api/v1/services/dependencies", tag = "graph",
+    request_body = IngestDocument,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn ingest(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiJson(doc): ApiJson<IngestDocument>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphWrite)?;
+    let doc = serde_json::to_value(&doc)
+        .map_err(|e| crate::problem::ApiError::internal_error(e.to_string()))?;
+    let row = state
+        .db
+        .query_one(
+            Access::Write,
+            &who,
+            "SELECT idgraph.ingest_graph($1)",
+            &[&doc],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// A service's dependency subgraph: each reachable service once, at its shortest depth.
+#[utoipa::path(get, path = "/api/v1/services/{service_id}/dependencies", tag = "graph",
+    params(("service_id" = String, Path, description = "The service"), DependenciesQuery),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = DependenciesResponse), ProblemResponses))]
+pub async fn dependencies(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+    ApiQuery(q): ApiQuery<DependenciesQuery>,
+) -> ApiResult<Json<DependenciesResponse>> {
+    who.require(Scope::GraphRead)?;
+    let direction = q.direction.unwrap_or_else(|| "downstream".into());
+    let depth = q.max_depth.unwrap_or(3);
+    let rows = state
+        .db
+        .query(
+            Access::Read,
+            &who,
+            "SELECT service_id, depth, parent, path, communication_mode, criticality, discovery_source \
+               FROM idgraph.dependencies($1, $2, $3, $4, $5)",
+            &[
+                &service,
+                &direction,
+                &depth,
+                &q.include_stale.unwrap_or(false),
+                &q.include_external.unwrap_or(true),
+            ],
+        )
+        .await?;
+    let dependencies = rows
+        .iter()
+        .map(|r| {
+            Ok(DependencyRow {
+                service_id: r.try_get(0)?,
+                depth: r.try_get(1)?,
+                parent: r.try_get(2)?,
+                path: r.try_get(3)?,
+                communication_mode: r.try_get(4)?,
+                criticality: r.try_get(5)?,
+                discovery_source: r.try_get(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
+    Ok(Json(DependenciesResponse {
+        service_id: service,
+        direction,
+        max_depth: depth,
+        dependencies,
+    }))
+}
+
+/// Composite availability of a service from its dependency chain.
+#[utoipa::path(get, path = "/api/v1/services/{service_id}/availability", tag = "graph",
+    params(("service_id" = String, Path, description = "The service"), TargetQuery),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn composite_availability(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TargetQuery>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphRead)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Read,
+            &who,
+            "SELECT idgraph.composite_availability($1, $2)",
+            &[&service, &q.target],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// Whether an availability target is achievable given the dependency chain.
+#[utoipa::path(get, path = "/api/v1/services/{service_id}/check-slo", tag = "graph",
+    params(("service_id" = String, Path, description = "The service"), RequiredTargetQuery),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn check_slo(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+    ApiQuery(q): ApiQuery<RequiredTargetQuery>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphRead)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Read,
+            &who,
+            "SELECT idgraph.check_slo($1, $2)",
+            &[&service, &q.target],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// Set a service's observed availability.
+#[utoipa::path(put, path = "/api/v1/services/{service_id}/availability", tag = "graph",
+    params(("service_id" = String, Path, description = "The service")),
+    request_body = AvailabilityRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = Updated), ProblemResponses))]
+pub async fn set_availability(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+    ApiJson(body): ApiJson<AvailabilityRequest>,
+) -> ApiResult<Json<Updated>> {
+    who.require(Scope::GraphWrite)?;
+    state
+        .db
+        .query(
+            Access::Write,
+            &who,
+            "SELECT idgraph.set_availability($1, $2)",
+            &[&service, &body.availability],
+        )
+        .await?;
+    Ok(Json(Updated {
+        service_id: service,
+        updated: true,
+    }))
+}
+
+/// Set a (typically external) service's published SLA.
+#[utoipa::path(put, path = "/api/v1/services/{service_id}/published-sla", tag = "graph",
+    params(("service_id" = String, Path, description = "The service")),
+    request_body = PublishedSlaRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = Updated), ProblemResponses))]
+pub async fn set_published_sla(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+    ApiJson(body): ApiJson<PublishedSlaRequest>,
+) -> ApiResult<Json<Updated>> {
+    who.require(Scope::GraphWrite)?;
+    state
+        .db
+        .query(
+            Access::Write,
+            &who,
+            "SELECT idgraph.set_published_sla($1, $2)",
+            &[&service, &body.published_sla],
+        )
+        .await?;
+    Ok(Json(Updated {
+        service_id: service,
+        updated: true,
+    }))
+}
+
+/// Set a service's active SLO (history kept).
+#[utoipa::path(post, path = "/api/v1/services/{service_id}/slos", tag = "graph",
+    params(("service_id" = String, Path, description = "The service")),
+    request_body = SetSloRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn set_slo(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+    ApiJson(body): ApiJson<SetSloRequest>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::SloWrite)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Write,
+            &who,
+            "SELECT idgraph.set_slo($1, $2, $3, $4, $5, $6)",
+            &[
+                &service,
+                &body.availability_target,
+                &body.latency_p95_ms,
+                &body.latency_p99_ms,
+                &body.rationale,
+                &who.subject,
+            ],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// A service's active SLO (null when none) and its history, newest first.
+#[utoipa::path(get, path = "/api/v1/services/{service_id}/slos", tag = "graph",
+    params(("service_id" = String, Path, description = "The service")),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn get_slo(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphRead)?;
+    let row = state
+        .db
+        .query_one(Access::Read, &who, "SELECT idgraph.slo($1)", &[&service])
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// FR-4 impact analysis: upstream services affected by a change of availability.
+#[utoipa::path(post, path = "/api/v1/slos/impact-analysis", tag = "graph",
+    request_body = ImpactRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn impact_analysis(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiJson(body): ApiJson<ImpactRequest>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphRead)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Read,
+            &who,
+            "SELECT idgraph.impact_analysis($1, $2)",
+            &[&body.service_id, &body.proposed_availability],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// Circular dependencies (strongly connected components) in the current graph.
+#[utoipa::path(get, path = "/api/v1/cycles", tag = "graph",
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = CyclesResponse), ProblemResponses))]
+pub async fn cycles(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+) -> ApiResult<Json<CyclesResponse>> {
+    who.require(Scope::GraphRead)?;
+    let rows = state
+        .db
+        .query(
+            Access::Read,
+            &who,
+            "SELECT members, cycle_path, size FROM idgraph.cycles()",
+            &[],
+        )
+        .await?;
+    let cycles = rows
+        .iter()
+        .map(|r| {
+            Ok(Cycle {
+                members: r.try_get(0)?,
+                cycle_path: r.try_get(1)?,
+                size: r.try_get(2)?,
+            })
+        })
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
+    Ok(Json(CyclesResponse { cycles }))
+}
+
+/// Acknowledge an open circular-dependency alert; 404 unknown, 409 not open.
+#[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/acknowledge", tag = "graph",
+    params(("alert_id" = i64, Path, description = "The alert")),
+    request_body(content = AckRequest, description = "Optional; an empty body is accepted"),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn acknowledge_alert(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(alert_id): ApiPath<i64>,
+    crate::extract::ApiJsonOrEmpty(body): crate::extract::ApiJsonOrEmpty<AckRequest>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphWrite)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Write,
+            &who,
+            "SELECT to_jsonb(a) FROM idgraph.acknowledge_cycle($1, $2) a",
+            &[&alert_id, &body.acknowledged_by],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
+/// Mark edges not observed within a window stale (kept, skipped by traversal).
+#[utoipa::path(post, path = "/api/v1/graph/mark-stale", tag = "graph",
+    request_body = MarkStaleRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = MarkStaleResponse), ProblemResponses))]
+pub async fn mark_stale(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiJson(body): ApiJson<MarkStaleRequest>,
+) -> ApiResult<Json<MarkStaleResponse>> {
+    who.require(Scope::GraphWrite)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Write,
+            &who,
+            "SELECT idgraph.mark_stale(make_interval(secs => $1::float8))",
+            &[&(body.older_than_seconds as f64)],
+        )
+        .await?;
+    Ok(Json(MarkStaleResponse {
+        edges_marked_stale: row.try_get(0)?,
+    }))
+}

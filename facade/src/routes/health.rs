@@ -1,0 +1,92 @@
+//! Liveness, readiness, metrics and the OpenAPI document (no credentials needed).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::problem::{ApiError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// ok
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// ready
+    pub status: String,
+    pub database: String,
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, body = Health)))]
+pub async fn live() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// Readiness: a database round trip; 503 when the database is unreachable.
+#[utoipa::path(get, path = "/health/ready", tag = "operations",
+    responses((status = 200, body = Ready),
+              (status = 503, body = Problem, content_type = "application/problem+json",
+               description = "The database is unreachable")))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
+    let check = async {
+        state.db.query_plain("SELECT 1", &[]).await?;
+        if let Some(r) = state.db.replica() {
+            let c = r.get().await?;
+            c.simple_query("SELECT 1").await?;
+        }
+        Ok::<_, ApiError>(())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
+        Ok(Ok(())) => Ok(Json(Ready {
+            status: "ready".into(),
+            database: "ok".into(),
+        })),
+        Ok(Err(e)) => Err(ApiError::unavailable(format!(
+            "readiness: {}",
+            e.internal.clone().unwrap_or_default()
+        ))),
+        Err(_) => Err(ApiError::unavailable("readiness: timed out")),
+    }
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .set_pool("primary", state.db.primary().status());
+    if let Some(r) = state.db.replica() {
+        state.metrics.set_pool("replica", r.status());
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|_| "{}".into()),
+    )
+        .into_response()
+}
