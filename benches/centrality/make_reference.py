@@ -1,29 +1,45 @@
 #!/usr/bin/env python3
-"""Writes the reference data checked in under core/tests/data: a seeded 2,000-node
-directed preferential-attachment graph and its exact directed betweenness as computed by
-networkx (normalized=False). Re-run only to regenerate: python3 make_reference.py OUTDIR"""
-import random
+"""Writes the reference data checked in under core/tests/data, read by
+core/tests/betweenness_reference.rs:
+
+- ba2000_edges.csv: `src,dst`, a 2,000-node Barabási–Albert graph (m = 5, seed 2026) from
+  gen_ba.py, each edge reversed with probability 0.5 and reciprocated with probability
+  0.3, so directed shortest paths reach most of the graph;
+- ba2000_betweenness_networkx.csv: `node,directed,undirected`, exact unnormalized
+  betweenness computed by networkx: `directed` on the DiGraph (ordered pairs, paths follow
+  edges), `undirected` on the same edges as a Graph (unordered pairs).
+
+Re-run only to regenerate: python3 make_reference.py [OUTDIR]   (default core/tests/data)
+"""
+import os
 import sys
 
 import networkx as nx
 
-out = sys.argv[1] if len(sys.argv) > 1 else "core/tests/data"
-rng = random.Random(2026)
-ug = nx.barabasi_albert_graph(2000, 3, seed=7)
-d = nx.DiGraph()
-d.add_nodes_from(range(2000))
-for u, v in ug.edges():
-    a, b = (u, v) if rng.random() < 0.5 else (v, u)
-    d.add_edge(a, b)
-    if rng.random() < 0.3:
-        d.add_edge(b, a)
-bc = nx.betweenness_centrality(d, normalized=False)
-with open(f"{out}/ref2000_edges.csv", "w") as f:
-    f.write("src,dst\n")
-    for a, b in sorted(d.edges()):
-        f.write(f"{a},{b}\n")
-with open(f"{out}/ref2000_betweenness_networkx.csv", "w") as f:
-    f.write("node,betweenness\n")
-    for v in range(2000):
-        f.write(f"{v},{bc[v]!r}\n")
-print(f"{d.number_of_nodes()} nodes, {d.number_of_edges()} edges")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_ba import barabasi_albert, write_csv  # noqa: E402
+
+N, M, SEED = 2000, 5, 2026
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "core/tests/data"
+    edges = barabasi_albert(N, M, SEED, flip=0.5, reciprocal=0.3)
+    d = nx.DiGraph()
+    d.add_nodes_from(range(N))
+    d.add_edges_from(edges)
+    u = nx.Graph(d)
+    directed = nx.betweenness_centrality(d, normalized=False)
+    undirected = nx.betweenness_centrality(u, normalized=False)
+    with open(f"{out}/ba2000_edges.csv", "w") as f:
+        write_csv(edges, f)
+    with open(f"{out}/ba2000_betweenness_networkx.csv", "w") as f:
+        f.write("node,directed,undirected\n")
+        for v in range(N):
+            f.write(f"{v},{directed[v]!r},{undirected[v]!r}\n")
+    print(f"networkx {nx.__version__}: {N} nodes, {d.number_of_edges()} directed edges, "
+          f"{u.number_of_edges()} undirected", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,5 +5,4 @@
 
 pub mod centrality;
 pub mod depgraph;
-pub mod graph;
 pub mod identity;

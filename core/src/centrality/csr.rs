@@ -2,8 +2,15 @@
 
 use super::CentralityError;
 
-/// A directed graph in CSR form. Multi-edges count once; self loops are dropped (they
-/// change neither shortest paths between distinct nodes nor triangles).
+/// A directed graph over the dense node indices `0..n`, in CSR form, with three sorted
+/// neighbour lists per node: out-neighbours, in-neighbours and the undirected view (their
+/// union).
+///
+/// Deliberate simplifications, made once here so every metric agrees on them:
+/// - a multi-edge counts once (betweenness counts shortest paths through distinct
+///   neighbours; degree counts distinct neighbours);
+/// - self loops are dropped: they lie on no shortest path between distinct nodes and close
+///   no triangle, so betweenness and clustering ignore them, and degree does too.
 #[derive(Debug, Clone, Default)]
 pub struct Csr {
     n: usize,
@@ -15,6 +22,8 @@ pub struct Csr {
     und_adj: Vec<u32>,
 }
 
+/// Offsets and targets for `pairs`, which are sorted by (source, target) and distinct, so
+/// every neighbour list comes out sorted.
 fn build(n: usize, pairs: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
     let mut off = vec![0u32; n + 1];
     for &(a, _) in pairs {
@@ -23,21 +32,24 @@ fn build(n: usize, pairs: &[(u32, u32)]) -> (Vec<u32>, Vec<u32>) {
     for i in 0..n {
         off[i + 1] += off[i];
     }
-    let mut fill = off.clone();
-    let mut adj = vec![0u32; pairs.len()];
-    for &(a, b) in pairs {
-        let slot = &mut fill[a as usize];
-        adj[*slot as usize] = b;
-        *slot += 1;
-    }
-    for i in 0..n {
-        adj[off[i] as usize..off[i + 1] as usize].sort_unstable();
-    }
+    let adj = pairs.iter().map(|&(_, b)| b).collect();
     (off, adj)
 }
 
+/// The slice of `adj` that `off` assigns to `v`; empty when `v` is not a node.
+fn row<'a>(off: &[u32], adj: &'a [u32], v: u32) -> &'a [u32] {
+    let v = v as usize;
+    match (off.get(v), off.get(v + 1)) {
+        (Some(&a), Some(&b)) => adj.get(a as usize..b as usize).unwrap_or(&[]),
+        _ => &[],
+    }
+}
+
 impl Csr {
-    /// Builds from a node count and directed edges.
+    /// Builds from a node count and directed edges `(source, target)`.
+    ///
+    /// Errors: an endpoint outside `0..n` ([`CentralityError::NodeOutOfRange`]); more
+    /// nodes or distinct edges than `u32` offsets can address ([`CentralityError::TooLarge`]).
     pub fn from_edges(n: usize, edges: &[(u32, u32)]) -> Result<Self, CentralityError> {
         if n >= u32::MAX as usize {
             return Err(CentralityError::TooLarge(n));
@@ -53,10 +65,16 @@ impl Csr {
         }
         pairs.sort_unstable();
         pairs.dedup();
+        // The undirected lists hold up to twice the directed edges.
+        if pairs.len() >= (u32::MAX / 2) as usize {
+            return Err(CentralityError::TooLarge(n));
+        }
         let (out_off, out_adj) = build(n, &pairs);
-        let rev: Vec<(u32, u32)> = pairs.iter().map(|&(a, b)| (b, a)).collect();
+        let mut rev: Vec<(u32, u32)> = pairs.iter().map(|&(a, b)| (b, a)).collect();
+        rev.sort_unstable();
         let (in_off, in_adj) = build(n, &rev);
-        let mut und: Vec<(u32, u32)> = pairs.iter().chain(rev.iter()).copied().collect();
+        let mut und: Vec<(u32, u32)> = pairs;
+        und.extend_from_slice(&rev);
         und.sort_unstable();
         und.dedup();
         let (und_off, und_adj) = build(n, &und);
@@ -71,12 +89,19 @@ impl Csr {
         })
     }
 
+    /// Number of nodes `n`; the nodes are `0..n`.
     pub fn len(&self) -> usize {
         self.n
     }
 
+    /// Whether the graph has no nodes.
     pub fn is_empty(&self) -> bool {
         self.n == 0
+    }
+
+    /// Whether `v` is a node of this graph.
+    pub fn contains(&self, v: u32) -> bool {
+        (v as usize) < self.n
     }
 
     /// Number of distinct directed edges (self loops excluded).
@@ -84,16 +109,19 @@ impl Csr {
         self.out_adj.len()
     }
 
+    /// Sorted distinct targets of edges leaving `v`; empty when `v` is not a node.
     pub fn out_neighbors(&self, v: u32) -> &[u32] {
-        &self.out_adj[self.out_off[v as usize] as usize..self.out_off[v as usize + 1] as usize]
+        row(&self.out_off, &self.out_adj, v)
     }
 
+    /// Sorted distinct sources of edges entering `v`; empty when `v` is not a node.
     pub fn in_neighbors(&self, v: u32) -> &[u32] {
-        &self.in_adj[self.in_off[v as usize] as usize..self.in_off[v as usize + 1] as usize]
+        row(&self.in_off, &self.in_adj, v)
     }
 
-    /// Sorted distinct neighbours ignoring direction.
+    /// Sorted distinct neighbours of `v` ignoring direction (the union of in- and
+    /// out-neighbours, never `v` itself); empty when `v` is not a node.
     pub fn undirected_neighbors(&self, v: u32) -> &[u32] {
-        &self.und_adj[self.und_off[v as usize] as usize..self.und_off[v as usize + 1] as usize]
+        row(&self.und_off, &self.und_adj, v)
     }
 }

@@ -1,1 +1,0 @@
-//! Dependency-graph model and algorithms (SPEC §2). Filled in by the graph work.
