@@ -43,15 +43,24 @@ BEGIN
   ELSIF TG_OP = 'DELETE' THEN
     SELECT array_agg(o.source_pk), array_agg(o.target_pk) INTO v_src, v_dst FROM old_rows o;
   ELSE
-    -- Only changes that can alter the topology matter: endpoints or staleness.
+    -- Only changes that can alter the topology matter: endpoints or staleness. Set
+    -- differences, not a join: transition tables have no statistics, and a join planned
+    -- for one row each way turns a bulk UPDATE into a quadratic nested loop.
     SELECT array_agg(x.s), array_agg(x.t) INTO v_src, v_dst
-      FROM (SELECT n.source_pk AS s, n.target_pk AS t FROM new_rows n
-             JOIN old_rows o ON o.edge_pk = n.edge_pk
-            WHERE (o.source_pk, o.target_pk, o.stale) IS DISTINCT FROM (n.source_pk, n.target_pk, n.stale)
+      FROM (SELECT c.source_pk AS s, c.target_pk AS t
+              FROM (SELECT n.edge_pk, n.source_pk, n.target_pk, n.stale FROM new_rows n
+                    EXCEPT
+                    SELECT o.edge_pk, o.source_pk, o.target_pk, o.stale FROM old_rows o) c
             UNION
-            SELECT o.source_pk, o.target_pk FROM new_rows n
-             JOIN old_rows o ON o.edge_pk = n.edge_pk
-            WHERE (o.source_pk, o.target_pk) IS DISTINCT FROM (n.source_pk, n.target_pk)) x;
+            SELECT c.source_pk, c.target_pk
+              FROM (SELECT o.edge_pk, o.source_pk, o.target_pk FROM old_rows o
+                    EXCEPT
+                    SELECT n.edge_pk, n.source_pk, n.target_pk FROM new_rows n) c) x;
+    -- An UPDATE that changed no endpoint and no staleness (a later observation, a new
+    -- timeout) leaves the topology as it was: betweenness stays current.
+    IF v_src IS NOT NULL THEN
+      UPDATE idgraph.graph_state SET topology_version = topology_version + 1;
+    END IF;
   END IF;
   IF v_src IS NOT NULL THEN
     PERFORM idgraph._centrality_touch(v_src, v_dst);

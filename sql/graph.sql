@@ -22,13 +22,16 @@ DECLARE
   v_conflicts jsonb;
 BEGIN
   -- Nodes: last occurrence of a service_id in the document wins.
-  CREATE TEMP TABLE IF NOT EXISTS idgraph_ingest_nodes (
-    service_id text PRIMARY KEY, metadata jsonb, team text, criticality text, kind text,
-    availability float8, published_sla float8) ON COMMIT DROP;
-  CREATE TEMP TABLE IF NOT EXISTS idgraph_ingest_edges (
-    source text, target text, communication_mode text, criticality text, protocol text,
-    timeout_ms integer, retry_config jsonb, redundancy_group text, confidence float8,
-    source_pk integer, target_pk integer, PRIMARY KEY (source, target)) ON COMMIT DROP;
+  -- Scratch tables for this transaction (IF NOT EXISTS would NOTICE on every later call).
+  IF to_regclass('pg_temp.idgraph_ingest_nodes') IS NULL THEN
+    CREATE TEMP TABLE idgraph_ingest_nodes (
+      service_id text PRIMARY KEY, metadata jsonb, team text, criticality text, kind text,
+      availability float8, published_sla float8) ON COMMIT DROP;
+    CREATE TEMP TABLE idgraph_ingest_edges (
+      source text, target text, communication_mode text, criticality text, protocol text,
+      timeout_ms integer, retry_config jsonb, redundancy_group text, confidence float8,
+      source_pk integer, target_pk integer) ON COMMIT DROP;
+  END IF;
   TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
 
   INSERT INTO idgraph_ingest_nodes
@@ -37,6 +40,8 @@ BEGIN
          LATERAL jsonb_to_record(e.v) AS r(service_id text, metadata jsonb, team text, criticality text, kind text,
                                            availability float8, published_sla float8)
    ORDER BY r.service_id, e.ord DESC;
+  -- Temp tables are never auto-analyzed; without statistics the joins below plan for one row.
+  ANALYZE idgraph_ingest_nodes;
 
   WITH changed AS (
     SELECT s.service_pk,
@@ -58,6 +63,8 @@ BEGIN
            last_seen_at = greatest(s.last_seen_at, p_observed_at)
       FROM idgraph_ingest_nodes n, changed c
      WHERE n.service_id = s.service_id AND c.service_pk = s.service_pk
+       -- Rows with nothing new (not even a later observation) are not rewritten.
+       AND (c.changed OR s.last_seen_at < p_observed_at)
     RETURNING c.changed
   )
   SELECT count(*) FILTER (WHERE changed) INTO v_updated FROM upd;
@@ -71,26 +78,33 @@ BEGIN
   GET DIAGNOSTICS v_created = ROW_COUNT;
 
   -- Edges: last occurrence of a (source, target) pair in the document wins.
+  -- Endpoints resolve to keys on the way in; only placeholders need a second look.
   INSERT INTO idgraph_ingest_edges (source, target, communication_mode, criticality, protocol, timeout_ms,
-                                    retry_config, redundancy_group, confidence)
+                                    retry_config, redundancy_group, confidence, source_pk, target_pk)
   SELECT DISTINCT ON (r.source, r.target) r.source, r.target, r.communication_mode, r.criticality, r.protocol,
-         r.timeout_ms, r.retry_config, r.redundancy_group, r.confidence
-    FROM jsonb_array_elements(coalesce(p_edges, '[]')) WITH ORDINALITY AS e(v, ord),
-         LATERAL jsonb_to_record(e.v) AS r(source text, target text, communication_mode text, criticality text,
+         r.timeout_ms, r.retry_config, r.redundancy_group, r.confidence, s.service_pk, t.service_pk
+    FROM jsonb_array_elements(coalesce(p_edges, '[]')) WITH ORDINALITY AS e(v, ord)
+         CROSS JOIN LATERAL jsonb_to_record(e.v) AS r(source text, target text, communication_mode text, criticality text,
                                            protocol text, timeout_ms integer, retry_config jsonb,
                                            redundancy_group text, confidence float8)
+         LEFT JOIN idgraph.services s ON s.service_id = r.source
+         LEFT JOIN idgraph.services t ON t.service_id = r.target
    ORDER BY r.source, r.target, e.ord DESC;
 
   -- Unknown endpoints become placeholders (discovered = true).
   INSERT INTO idgraph.services (service_id, discovered, last_seen_at)
   SELECT DISTINCT x.id, true, p_observed_at
-    FROM (SELECT source AS id FROM idgraph_ingest_edges UNION SELECT target FROM idgraph_ingest_edges) x
+    FROM (SELECT source AS id FROM idgraph_ingest_edges WHERE source_pk IS NULL
+          UNION SELECT target FROM idgraph_ingest_edges WHERE target_pk IS NULL) x
    WHERE NOT EXISTS (SELECT 1 FROM idgraph.services s WHERE s.service_id = x.id)
   ON CONFLICT (service_id) DO NOTHING;
   GET DIAGNOSTICS v_placeholders = ROW_COUNT;
 
-  UPDATE idgraph_ingest_edges e SET source_pk = s.service_pk FROM idgraph.services s WHERE s.service_id = e.source;
-  UPDATE idgraph_ingest_edges e SET target_pk = t.service_pk FROM idgraph.services t WHERE t.service_id = e.target;
+  UPDATE idgraph_ingest_edges e
+     SET source_pk = coalesce(e.source_pk, (SELECT s.service_pk FROM idgraph.services s WHERE s.service_id = e.source)),
+         target_pk = coalesce(e.target_pk, (SELECT t.service_pk FROM idgraph.services t WHERE t.service_id = e.target))
+   WHERE e.source_pk IS NULL OR e.target_pk IS NULL;
+  ANALYZE idgraph_ingest_edges;
 
   WITH cur AS (
     SELECT d.edge_pk,
@@ -116,6 +130,7 @@ BEGIN
            last_observed_at = greatest(d.last_observed_at, p_observed_at)
       FROM cur c
      WHERE d.edge_pk = c.edge_pk
+       AND (c.changed OR d.last_observed_at < p_observed_at)
     RETURNING c.changed
   )
   SELECT count(*) FILTER (WHERE changed) INTO v_edges_updated FROM upd;

@@ -29,7 +29,7 @@ CREATE TABLE idgraph.services (
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     last_seen_at   timestamptz NOT NULL DEFAULT now()
-);
+) WITH (fillfactor = 85);  -- room for HOT updates: re-ingests rewrite observation times
 COMMENT ON TABLE idgraph.services IS 'Services of the dependency graph; discovered = placeholder created by an edge.';
 
 CREATE TABLE idgraph.edges (
@@ -48,7 +48,7 @@ CREATE TABLE idgraph.edges (
     last_observed_at  timestamptz NOT NULL DEFAULT now(),
     stale             boolean NOT NULL DEFAULT false,
     UNIQUE (source_pk, target_pk, discovery_source)
-);
+) WITH (fillfactor = 85);  -- room for HOT updates: re-ingests rewrite observation times
 CREATE INDEX edges_target_idx ON idgraph.edges (target_pk);
 COMMENT ON TABLE idgraph.edges IS
   'Observed dependencies, one row per (source, target, discovery_source); stale edges are kept and skipped unless asked for.';
@@ -132,12 +132,45 @@ BEGIN
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER services_bump_version AFTER UPDATE ON idgraph.services
-  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
-CREATE TRIGGER services_bump_topology AFTER INSERT OR DELETE OR TRUNCATE ON idgraph.services
+-- The same for services and edges, but only when the statement touched a row: an ingest
+-- that inserts no new service must not look like a topology change (statement triggers
+-- fire for zero rows). Transition tables allow one event per trigger, hence one trigger
+-- per event.
+CREATE FUNCTION idgraph._bump_graph_version_if_rows() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
+  ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+    RETURN NULL;
+  END IF;
+  UPDATE idgraph.graph_state
+     SET version = version + 1,
+         topology_version = topology_version + CASE WHEN TG_ARGV[0] = 'topology' THEN 1 ELSE 0 END,
+         changed_at = now();
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER services_bump_version AFTER UPDATE ON idgraph.services REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
+CREATE TRIGGER services_bump_topology_insert AFTER INSERT ON idgraph.services REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows('topology');
+CREATE TRIGGER services_bump_topology_delete AFTER DELETE ON idgraph.services REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows('topology');
+CREATE TRIGGER services_bump_topology_truncate AFTER TRUNCATE ON idgraph.services
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version('topology');
-CREATE TRIGGER edges_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.edges
+CREATE TRIGGER edges_bump_version_insert AFTER INSERT ON idgraph.edges REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows('topology');
+CREATE TRIGGER edges_bump_version_delete AFTER DELETE ON idgraph.edges REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows('topology');
+CREATE TRIGGER edges_bump_version_truncate AFTER TRUNCATE ON idgraph.edges
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version('topology');
+-- An UPDATE of edges bumps the topology version only when an endpoint or the staleness
+-- changed; idgraph._centrality_edges_changed (centrality.sql) decides and bumps it.
+CREATE TRIGGER edges_bump_version_update AFTER UPDATE ON idgraph.edges REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
 CREATE TRIGGER slos_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.slos
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();
 
