@@ -437,6 +437,14 @@ BEGIN
   v_norm := idgraph.normalize_external_ids(p_external_ids, p_external_id_type);
   PERFORM idgraph._open_submission(p_submission);
 
+  -- Rolled-back ids come back under a row lock. Take those locks first, in external-id
+  -- order, so that concurrent batches reviving overlapping ids cannot deadlock (the
+  -- UPDATE below would lock them in whatever order its join produces).
+  PERFORM 1 FROM idgraph.allocations a
+   WHERE a.target_id = v_t.target_id AND a.external_id = ANY (v_norm) AND a.status = 'rolled_back'
+   ORDER BY a.external_id
+     FOR UPDATE;
+
   -- One statement: look up what exists (one index probe per distinct id), bring
   -- rolled-back ids back, insert the missing ones in external-id order (so concurrent
   -- batches over overlapping ids take index locks in the same order and cannot
