@@ -1,7 +1,9 @@
 -- sead_utility: the calls SEAD's pipelines already make, argument for argument, as thin
 -- wrappers over idgraph (reference/SEAD_IDENTITY_IMPLEMENTATION_NOTES.md). Deployed by
 -- the sqitch change compat_sead_utility. Integers come back as integer, as SEAD's do;
--- one past 2^31-1 is an error (22003), never a wrapped value.
+-- one past 2^31-1 is an error (22003), never a wrapped value. The wrappers are not
+-- SECURITY DEFINER and do not pin search_path: table names such as 'tbl_sites' resolve
+-- on the caller's search_path, as SEAD's pipelines expect; every name inside is qualified.
 CREATE SCHEMA IF NOT EXISTS sead_utility;
 
 CREATE OR REPLACE FUNCTION sead_utility._int(p_id bigint) RETURNS integer
@@ -37,7 +39,6 @@ CREATE OR REPLACE FUNCTION sead_utility.allocate_identity_batch(
     p_submission_uuid uuid, p_submission_name text, p_table_name text, p_column_name text, p_allocations jsonb)
 RETURNS TABLE (external_id text, alloc_integer_id integer, is_new_allocation boolean)
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_rel regclass := idgraph._resolve_table(p_table_name);
@@ -82,7 +83,6 @@ COMMENT ON FUNCTION sead_utility.allocate_identity_batch(uuid, text, text, text,
 CREATE OR REPLACE FUNCTION sead_utility.resolve_external_id(p_table_name text, p_column_name text, p_external_id text)
 RETURNS integer
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r record;
@@ -106,7 +106,6 @@ COMMENT ON FUNCTION sead_utility.commit_submission(uuid, text) IS 'SEAD compatib
 CREATE OR REPLACE FUNCTION sead_utility.rollback_submission(p_submission_uuid uuid, p_delete_allocations boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF p_delete_allocations THEN
@@ -122,7 +121,6 @@ COMMENT ON FUNCTION sead_utility.rollback_submission(uuid, boolean) IS
 CREATE OR REPLACE FUNCTION sead_utility.detect_change(p_table_name text, p_external_id text, p_new_content_hash text)
 RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v_rel regclass := idgraph._resolve_table(p_table_name);

@@ -227,6 +227,9 @@ AS $$
 DECLARE
   v idgraph.circular_dependency_alerts;
 BEGIN
+  IF p_alert_id IS NULL THEN
+    RAISE EXCEPTION 'alert id must not be NULL' USING ERRCODE = '22004';
+  END IF;
   UPDATE idgraph.circular_dependency_alerts a
      SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = coalesce(p_by, idgraph._actor())
    WHERE a.alert_id = p_alert_id AND a.status = 'open'
@@ -309,7 +312,10 @@ AS $$
 DECLARE
   v integer;
 BEGIN
-  IF p_older_than IS NULL OR p_older_than < interval '0' THEN
+  IF p_older_than IS NULL THEN
+    RAISE EXCEPTION 'staleness window must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF p_older_than < interval '0' THEN
     RAISE EXCEPTION 'staleness window must be a non-negative interval' USING ERRCODE = '22023';
   END IF;
   UPDATE idgraph.edges e SET stale = true

@@ -97,9 +97,13 @@ fn load_topology() -> Result<Topology, IdgraphError> {
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 pub fn refresh_centrality(
-    p_mode: default!(&str, "'exact'"),
+    p_mode: default!(Option<&str>, "'exact'"),
     p_samples: default!(Option<i32>, "NULL"),
 ) -> JsonB {
+    // Not STRICT (p_samples may be NULL), so a NULL mode arrives here: 22004, not a crash.
+    let Some(p_mode) = p_mode else {
+        IdgraphError::null("p_mode").raise()
+    };
     let started = std::time::Instant::now();
     let sampled = match (p_mode, p_samples) {
         ("exact", None) => None,

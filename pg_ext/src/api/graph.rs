@@ -222,7 +222,14 @@ fn options() -> AvailabilityOptions {
 /// SELECT idgraph.composite_availability('checkout', 0.999);
 /// ```
 #[pg_extern(stable)]
-pub fn composite_availability(p_service: &str, p_target: default!(Option<f64>, "NULL")) -> JsonB {
+pub fn composite_availability(
+    p_service: Option<&str>,
+    p_target: default!(Option<f64>, "NULL"),
+) -> JsonB {
+    // Not STRICT (p_target may be NULL), so a NULL service arrives here: 22004, not a crash.
+    let Some(p_service) = p_service else {
+        IdgraphError::null("p_service").raise()
+    };
     let snap = graph_cache::snapshot().or_raise();
     let c = depgraph::composite(&snap.graph, p_service, p_target, &options())
         .map_err(graph_err)
