@@ -315,6 +315,7 @@ DECLARE
   v_alloc bigint;
   v_status text;
   v_hash text;
+  v_owner uuid;
   v_new boolean := false;
 BEGIN
   IF p_submission IS NULL OR p_external_id IS NULL OR p_external_id_type IS NULL OR p_column IS NULL THEN
@@ -339,9 +340,14 @@ BEGIN
       USING ERRCODE = '55000', HINT = 'Create a new submission.';
   END IF;
 
-  SELECT a.alloc_integer_id, a.status, a.content_hash INTO v_alloc, v_status, v_hash
+  SELECT a.alloc_integer_id, a.status, a.content_hash, a.submission_id INTO v_alloc, v_status, v_hash, v_owner
     FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
   IF FOUND THEN
+    IF v_status = 'allocated' AND v_owner <> p_submission THEN
+      -- Still pending in another submission: this one shares it (see allocation_shares).
+      INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+      VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
+    END IF;
     IF v_status = 'rolled_back' THEN
       -- It comes back: same integer, now owned by this submission.
       UPDATE idgraph.allocations a
@@ -364,11 +370,15 @@ BEGIN
       v_new := true;
     ELSE
       -- Another session allocated it first and has committed (ON CONFLICT waited for it).
-      SELECT a.alloc_integer_id INTO v_alloc
+      SELECT a.alloc_integer_id, a.status, a.submission_id INTO v_alloc, v_status, v_owner
         FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
           USING ERRCODE = '40001', HINT = 'Retry the transaction.';
+      END IF;
+      IF v_status = 'allocated' AND v_owner <> p_submission THEN
+        INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+        VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
       END IF;
     END IF;
   END IF;
@@ -420,6 +430,7 @@ DECLARE
   v_ids bigint[];     -- their integers
   v_new boolean[];    -- whether this call created (or revived) them
   v_missing text[];
+  v_shared text[];    -- ids still pending in another submission: this one shares them
   v_count_new integer;
 BEGIN
   IF p_external_ids IS NULL OR p_external_id_type IS NULL THEN
@@ -443,7 +454,7 @@ BEGIN
   PERFORM 1 FROM idgraph.allocations a
    WHERE a.target_id = v_t.target_id AND a.external_id = ANY (v_norm) AND a.status = 'rolled_back'
    ORDER BY a.external_id
-     FOR UPDATE;
+     FOR NO KEY UPDATE;  -- the UPDATE's own lock strength; FOR UPDATE would block FK checks of allocation_shares
 
   -- One statement: look up what exists (one index probe per distinct id), bring
   -- rolled-back ids back, insert the missing ones in external-id order (so concurrent
@@ -452,9 +463,9 @@ BEGIN
   WITH input AS (
     SELECT u.ext, min(u.ord) AS ord FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord) GROUP BY u.ext
   ), probe AS (
-    SELECT i.ext, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id, x.status
+    SELECT i.ext, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id, x.status, x.submission_id AS owner
       FROM input i
-      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, a.status FROM idgraph.allocations a
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, a.status, a.submission_id FROM idgraph.allocations a
                           WHERE a.target_id = v_t.target_id AND a.external_id = i.ext LIMIT 1) x ON true
   ), revived AS (
     UPDATE idgraph.allocations a
@@ -474,8 +485,9 @@ BEGIN
   )
   SELECT array_agg(p.ext ORDER BY p.ext),
          array_agg(coalesce(p.alloc_integer_id, n.alloc_integer_id) ORDER BY p.ext),
-         array_agg(n.external_id IS NOT NULL OR r.external_id IS NOT NULL ORDER BY p.ext)
-    INTO v_exts, v_ids, v_new
+         array_agg(n.external_id IS NOT NULL OR r.external_id IS NOT NULL ORDER BY p.ext),
+         array_agg(p.ext) FILTER (WHERE p.status = 'allocated' AND p.owner <> p_submission)
+    INTO v_exts, v_ids, v_new, v_shared
     FROM probe p
     LEFT JOIN inserted n ON n.external_id = p.ext
     LEFT JOIN revived r ON r.external_id = p.ext;
@@ -493,6 +505,15 @@ BEGIN
       RAISE EXCEPTION 'could not serialize a batch allocation (ids allocated concurrently)'
         USING ERRCODE = '40001', HINT = 'Retry the transaction (use READ COMMITTED for batch allocation).';
     END IF;
+    v_shared := coalesce(v_shared, '{}') || ARRAY(
+      SELECT f.external_id FROM idgraph.allocations f
+       WHERE f.target_id = v_t.target_id AND f.external_id = ANY (v_missing)
+         AND f.status = 'allocated' AND f.submission_id <> p_submission);
+  END IF;
+  IF cardinality(v_shared) > 0 THEN
+    INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+    SELECT v_t.target_id, x.ext, p_submission FROM unnest(v_shared) AS x(ext) ORDER BY x.ext
+    ON CONFLICT DO NOTHING;
   END IF;
   SELECT count(*) FILTER (WHERE x) INTO v_count_new FROM unnest(v_new) x;
 
@@ -705,16 +726,27 @@ AS $$
 DECLARE
   t0 timestamptz := clock_timestamp();
   v_n bigint;
+  v_shared bigint;
 BEGIN
   PERFORM idgraph._close_submission(p_submission, 'committed');
   UPDATE idgraph.allocations a SET status = 'committed', committed_at = now()
    WHERE a.submission_id = p_submission AND a.status = 'allocated';
   GET DIAGNOSTICS v_n = ROW_COUNT;
+  -- Ids this submission used while another pending submission owned them are committed
+  -- too (its data refers to them); one rolled back meanwhile comes back, owned by us.
+  UPDATE idgraph.allocations a
+     SET status = 'committed', committed_at = now(),
+         submission_id = CASE WHEN a.status = 'rolled_back' THEN p_submission ELSE a.submission_id END
+    FROM idgraph.allocation_shares sh
+   WHERE sh.submission_id = p_submission AND a.target_id = sh.target_id AND a.external_id = sh.external_id
+     AND a.status IN ('allocated', 'rolled_back');
+  GET DIAGNOSTICS v_shared = ROW_COUNT;
+  v_n := v_n + v_shared;
   UPDATE idgraph.submissions s SET status = 'committed', committed_at = now(),
          change_request_id = coalesce(p_change_request_id, s.change_request_id)
    WHERE s.submission_id = p_submission;
   PERFORM idgraph._audit('commit', p_submission, NULL, NULL, NULL, NULL, v_n::integer, 0,
-                         jsonb_build_object('change_request_id', p_change_request_id), t0);
+                         jsonb_build_object('change_request_id', p_change_request_id, 'shared', v_shared), t0);
   RETURN QUERY SELECT p_submission, 'committed'::text, now(), v_n;
 END
 $$;
@@ -730,8 +762,21 @@ AS $$
 DECLARE
   t0 timestamptz := clock_timestamp();
   v_n bigint;
+  v_handed bigint;
 BEGIN
   PERFORM idgraph._close_submission(p_submission, 'rolled_back');
+  -- An id another pending submission also used is handed over to it (the earliest), not
+  -- rolled back: that submission's data refers to the integer.
+  UPDATE idgraph.allocations a SET submission_id = h.sharer
+    FROM (SELECT DISTINCT ON (sh.target_id, sh.external_id) sh.target_id, sh.external_id, sh.submission_id AS sharer
+            FROM idgraph.allocations x
+            JOIN idgraph.allocation_shares sh ON sh.target_id = x.target_id AND sh.external_id = x.external_id
+            JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
+           WHERE x.submission_id = p_submission AND x.status = 'allocated'
+           ORDER BY sh.target_id, sh.external_id, sh.created_at, sh.submission_id) h
+   WHERE a.target_id = h.target_id AND a.external_id = h.external_id
+     AND a.submission_id = p_submission AND a.status = 'allocated';
+  GET DIAGNOSTICS v_handed = ROW_COUNT;
   -- Integers are never freed: the rows stay, marked rolled_back, reserved for the same external id.
   UPDATE idgraph.allocations a SET status = 'rolled_back'
    WHERE a.submission_id = p_submission AND a.status = 'allocated';
@@ -739,7 +784,7 @@ BEGIN
   UPDATE idgraph.submissions s SET status = 'rolled_back', rolled_back_at = now(), rollback_reason = p_reason
    WHERE s.submission_id = p_submission;
   PERFORM idgraph._audit('rollback', p_submission, NULL, NULL, NULL, NULL, v_n::integer, 0,
-                         jsonb_build_object('reason', p_reason), t0);
+                         jsonb_build_object('reason', p_reason, 'handed_over', v_handed), t0);
   RETURN QUERY SELECT p_submission, 'rolled_back'::text, now(), v_n;
 END
 $$;

@@ -74,6 +74,21 @@ CREATE INDEX allocations_submission_idx ON idgraph.allocations (submission_id, s
 COMMENT ON TABLE idgraph.allocations IS
   'One row per (target, external id): its integer, forever. Rolled-back rows keep their integer reserved for the same external id.';
 
+-- An id allocated by one pending submission and then used by another: the second one
+-- "shares" it. Its commit commits the row; the owner's rollback hands the row over to a
+-- pending sharer instead of rolling back an integer that other data now uses.
+CREATE TABLE idgraph.allocation_shares (
+    target_id      integer NOT NULL,
+    external_id    text NOT NULL,
+    submission_id  uuid NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (target_id, external_id, submission_id),
+    FOREIGN KEY (target_id, external_id) REFERENCES idgraph.allocations (target_id, external_id)
+);
+CREATE INDEX allocation_shares_submission_idx ON idgraph.allocation_shares (submission_id);
+COMMENT ON TABLE idgraph.allocation_shares IS
+  'Pending allocations owned by one submission and used by another (see idgraph.commit_submission / rollback_submission).';
+
 -- ---------------------------------------------------------------------------
 -- Audit: append-only, tamper-evident.
 --
@@ -177,6 +192,7 @@ SELECT pg_catalog.pg_extension_config_dump('idgraph.targets', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.targets_target_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.submissions', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.allocations', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.allocation_shares', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_log_audit_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_seals', '');

@@ -2,7 +2,7 @@
 -- resolution, change detection, commit/rollback, statistics and the audit trail.
 -- Everything happens inside one transaction that is rolled back at the end.
 BEGIN;
-SELECT plan(86);
+SELECT plan(87);
 
 -- ---------------------------------------------------------------------------
 -- Fixtures: three target tables.
@@ -238,10 +238,13 @@ SELECT is((SELECT n_total FROM idgraph.audit_log WHERE action = 'commit' AND sub
 
 -- rollback ------------------------------------------------------------------------
 -- sub2 created: N-1 506, K-2 504, K-3 505, K-4 507, d3... (t_plain 46), H-1 508, H-2 509 = 7 rows.
+-- sub3 (still pending) used K-4 too: the rollback hands K-4 over to sub3; 6 are rolled back.
 SELECT results_eq(
   format($$SELECT status, allocations_affected FROM idgraph.rollback_submission(%L, 'bad source file')$$, :'sub2'),
-  $$VALUES ('rolled_back', 7::bigint)$$,
-  'rollback_submission marks the 7 allocations sub2 created rolled_back');
+  $$VALUES ('rolled_back', 6::bigint)$$,
+  'rollback_submission marks 6 of the 7 allocations sub2 created rolled_back');
+SELECT is((SELECT row(status, submission_id)::text FROM idgraph.resolve('t_serial', 'id', 'K-4')),
+          row('allocated', :'sub3'::uuid)::text, 'K-4, which the pending sub3 also used, is handed over to sub3');
 SELECT is((SELECT row(status, rollback_reason, rolled_back_at IS NOT NULL)::text FROM idgraph.submission(:'sub2')),
           '(rolled_back,"bad source file",t)', 'the submission is rolled back with its reason');
 SELECT is((SELECT row(alloc_integer_id, status)::text FROM idgraph.resolve('t_serial', 'id', 'K-2')),
@@ -263,14 +266,14 @@ SELECT results_eq(
   'a batch revives rolled-back ids with their old integers; a fresh id gets a new integer, never a reserved one');
 SELECT is((SELECT array_agg(external_id ORDER BY external_id) FROM idgraph.allocations
             WHERE submission_id = :'sub2' AND status = 'rolled_back'),
-          ARRAY['H-1', 'H-2', 'K-4', 'd3e4f567-e89b-12d3-a456-426614174004'],
+          ARRAY['H-1', 'H-2', 'd3e4f567-e89b-12d3-a456-426614174004'],
           'the rolled-back ids not revived stay rolled_back and reserved under sub2');
 SELECT is((SELECT row(total_allocations, new_allocations, existing_allocations)::text FROM idgraph.submission(:'sub3')),
           '(5,4,1)', 'submission statistics of sub3');
 SELECT results_eq(
   format($$SELECT status, allocations_committed FROM idgraph.commit_submission(%L)$$, :'sub3'),
-  $$VALUES ('committed', 4::bigint)$$,
-  'committing sub3 commits the revived and the new ids');
+  $$VALUES ('committed', 5::bigint)$$,
+  'committing sub3 commits the revived, the new and the handed-over ids');
 
 -- Audit verification ------------------------------------------------------------
 SELECT ok(idgraph.verify_audit(), 'verify_audit() is true on an untouched trail');
