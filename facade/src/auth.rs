@@ -262,6 +262,13 @@ impl KeyVerifier {
         if expired {
             return Ok(Err("expired API key"));
         }
+        // Best effort: last_used_at is informational (at most one write a minute).
+        if let Err(e) = db
+            .query_plain("SELECT idgraph.api_key_touch($1)", &[&key_id])
+            .await
+        {
+            tracing::debug!(error = %e, "api_key_touch failed");
+        }
         let principal = Principal {
             subject: format!("key:{key_id}"),
             team,

@@ -351,12 +351,14 @@ pub async fn create_submission(
     ApiJson(body): ApiJson<CreateSubmission>,
 ) -> ApiResult<(StatusCode, Json<Submission>)> {
     who.require(Scope::IdentityWrite)?;
-    let row = state
+    // Two statements: submission() is STABLE and would not see a row inserted by the
+    // same statement.
+    let created = state
         .db
         .query_one(
             Access::Write,
             &who,
-            "SELECT s.* FROM idgraph.submission(idgraph.create_submission($1, $2, $3, $4, $5)) s",
+            "SELECT idgraph.create_submission($1, $2, $3, $4, $5)",
             &[
                 &body.submission_name,
                 &body.source_system,
@@ -364,6 +366,16 @@ pub async fn create_submission(
                 &body.notes,
                 &who.subject,
             ],
+        )
+        .await?;
+    let id: Uuid = created.try_get(0)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Write,
+            &who,
+            "SELECT * FROM idgraph.submission($1)",
+            &[&id],
         )
         .await?;
     let s = submission_from_row(&row)?;
