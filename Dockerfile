@@ -14,6 +14,20 @@ COPY . .
 RUN cd pg_ext && cargo pgrx package --pg-config /usr/lib/postgresql/15/bin/pg_config \
  && cp ../sql/idgraph--*--*.sql ../target/release/idgraph-pg15/usr/share/postgresql/15/extension/ 2>/dev/null || true
 
+# The HTTPS facade (docker-compose service `facade`, built with `target: facade`).
+FROM build AS facade-build
+RUN cargo build --release -p idgraph-facade
+
+FROM debian:bookworm-slim AS facade
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* && useradd --system --no-create-home idgraph
+COPY --from=facade-build /src/target/release/idgraph-facade /usr/local/bin/idgraph-facade
+USER idgraph
+EXPOSE 8443
+ENTRYPOINT ["/usr/local/bin/idgraph-facade"]
+CMD ["serve"]
+
+# The default (last) stage: PostgreSQL with idgraph, for the `db` service.
 FROM postgres:15-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends sqitch libdbd-pg-perl postgresql-15-pgtap \
  && rm -rf /var/lib/apt/lists/*

@@ -6,7 +6,8 @@ TEST_DB ?= idgraph_test
 SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
-	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db
+	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
+	      test-facade facade-stop bench-facade
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,13 +33,23 @@ test-pgtap: ## pgTAP suite on a fresh sqitch-deployed database
 test-integration: ## Rust integration tests against the real database
 	@scripts/test.sh $(TEST_DB) integration
 
+test-facade: ## HTTPS facade: Rust tests over real HTTPS + schemathesis contract run
+	@scripts/test.sh $(TEST_DB) facade
+
+facade-stop: ## stop the facade `make run` started
+	@if [ -f target/facade-run/facade.pid ]; then kill -TERM $$(cat target/facade-run/facade.pid) 2>/dev/null || true; rm -f target/facade-run/facade.pid; fi
+
 lint: ## rustfmt + clippy -D warnings
 	cargo fmt --all --check
 	cargo clippy -p idgraph-core --all-targets -- -D warnings
 	cargo clippy -p idgraph --lib -- -D warnings
+	cargo clippy -p idgraph-facade --all-targets -- -D warnings
 
 fmt: ## format the Rust code
 	cargo fmt --all
 
 bench: install ## benchmarks (pgbench + graph); results go to benches/README.md
 	@benches/run.sh
+
+bench-facade: install ## HTTPS single allocation (oha) next to the same SQL (pgbench)
+	@benches/facade/run.sh

@@ -8,6 +8,61 @@ log "sqitch deploy --verify into $DB"
 (cd sqitch && sqitch deploy --verify "db:pg://postgres@/$DB")
 log "loading the demo"
 psql -qd "$DB" -v ON_ERROR_STOP=1 -f scripts/demo.sql
+
+# --- The HTTPS facade next to the database --------------------------------------------
+# Self-signed certificate for localhost, an ordinary LOGIN role (member of idgraph_facade,
+# never a superuser), a demo API key, the facade on https://127.0.0.1:8443 in the background.
+RUN_DIR=target/facade-run
+mkdir -p "$RUN_DIR"
+FACADE_LISTEN=${IDGRAPH_LISTEN:-127.0.0.1:8443}
+FACADE_PORT=${FACADE_LISTEN##*:}
+log "building the facade (release)"
+cargo build --release -q -p idgraph-facade
+BIN=target/release/idgraph-facade
+if [ -f "$RUN_DIR/facade.pid" ] && kill -0 "$(cat "$RUN_DIR/facade.pid")" 2>/dev/null; then
+  log "stopping the facade started earlier (pid $(cat "$RUN_DIR/facade.pid"))"
+  kill -TERM "$(cat "$RUN_DIR/facade.pid")"
+  for _ in $(seq 50); do kill -0 "$(cat "$RUN_DIR/facade.pid")" 2>/dev/null || break; sleep 0.2; done
+fi
+if [ ! -s "$RUN_DIR/cert.pem" ]; then
+  log "self-signed certificate for localhost"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$RUN_DIR/key.pem" -out "$RUN_DIR/cert.pem" 2>/dev/null
+  chmod 600 "$RUN_DIR/key.pem"
+fi
+[ -s "$RUN_DIR/db-password" ] || (umask 077; openssl rand -hex 24 > "$RUN_DIR/db-password")
+FACADE_PW=$(cat "$RUN_DIR/db-password")
+psql -qd "$DB" -v ON_ERROR_STOP=1 >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'idgraph_facade_login') THEN
+    CREATE ROLE idgraph_facade_login LOGIN;
+  END IF;
+END \$\$;
+ALTER ROLE idgraph_facade_login LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$FACADE_PW';
+GRANT idgraph_facade TO idgraph_facade_login;
+GRANT USAGE ON SCHEMA demo TO idgraph_reader;
+SQL
+ADMIN_URL="host=$PGHOST user=postgres dbname=$DB"
+if [ -s "$RUN_DIR/demo-key" ]; then
+  old_id=$(cut -d_ -f3 "$RUN_DIR/demo-key")
+  DATABASE_URL=$ADMIN_URL "$BIN" keys revoke "$old_id" 2>/dev/null || true
+fi
+(umask 077; DATABASE_URL=$ADMIN_URL "$BIN" keys create --name demo --team demo \
+   --scopes identity:admin,graph:write,slo:write > "$RUN_DIR/demo-key")
+KEY=$(cat "$RUN_DIR/demo-key")
+log "starting the facade on https://$FACADE_LISTEN (log: $RUN_DIR/facade.log)"
+DATABASE_URL="postgres://idgraph_facade_login:$FACADE_PW@127.0.0.1:$PGPORT/$DB" \
+IDGRAPH_LISTEN=$FACADE_LISTEN IDGRAPH_TLS_CERT=$RUN_DIR/cert.pem IDGRAPH_TLS_KEY=$RUN_DIR/key.pem \
+  nohup "$BIN" serve >> "$RUN_DIR/facade.log" 2>&1 &
+echo $! > "$RUN_DIR/facade.pid"
+for _ in $(seq 100); do
+  curl -sf --cacert "$RUN_DIR/cert.pem" "https://localhost:$FACADE_PORT/health/ready" >/dev/null && break
+  sleep 0.2
+done
+curl -sf --cacert "$RUN_DIR/cert.pem" "https://localhost:$FACADE_PORT/health/ready" >/dev/null \
+  || { log "the facade did not become ready; see $RUN_DIR/facade.log"; exit 1; }
+
 cat <<MSG
 
 idgraph is running in database '$DB' (PostgreSQL $PGVER, socket $PGHOST).
@@ -20,4 +75,17 @@ Try:
                                  'demo.tbl_sites', 'site_id', gen_random_uuid()::text);
   SELECT * FROM idgraph.resolve('demo.tbl_sites', 'site_id', 'a3e4f567-e89b-12d3-a456-426614174001');
   SELECT idgraph.verify_audit();
+
+The HTTPS facade is running on https://$FACADE_LISTEN (pid $(cat "$RUN_DIR/facade.pid"), log $RUN_DIR/facade.log).
+The demo API key (shown once, kept in $RUN_DIR/demo-key):
+  $KEY
+Try:
+  curl --cacert $RUN_DIR/cert.pem -H "X-API-Key: \$(cat $RUN_DIR/demo-key)" https://localhost:$FACADE_PORT/api/v1/identity/resolve?table_name=demo.tbl_sites\&column_name=site_id\&external_id=a3e4f567-e89b-12d3-a456-426614174001
+  curl --cacert $RUN_DIR/cert.pem -H "X-API-Key: \$(cat $RUN_DIR/demo-key)" https://localhost:$FACADE_PORT/api/v1/identity/targets
+  curl --cacert $RUN_DIR/cert.pem https://localhost:$FACADE_PORT/openapi.json
+Stop it:  make facade-stop
 MSG
+log "checking the printed curl line"
+curl -sf --cacert "$RUN_DIR/cert.pem" -H "X-API-Key: $KEY" \
+  "https://localhost:$FACADE_PORT/api/v1/identity/resolve?table_name=demo.tbl_sites&column_name=site_id&external_id=a3e4f567-e89b-12d3-a456-426614174001"
+echo

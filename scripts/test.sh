@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
-# Stages (default: all): core sqitch pgtap integration upgrade dump bgworker compose
+# Stages (default: all): core sqitch pgtap integration upgrade dump bgworker compose facade facade_dbdown
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 DB=${1:-idgraph_test}; shift || true
-STAGES=${*:-core sqitch pgtap integration upgrade dump bgworker compose}
+STAGES=${*:-core sqitch pgtap integration upgrade dump bgworker compose facade facade_dbdown}
 TARGET="db:pg://postgres@/$DB"
 export IDGRAPH_TEST_DB=$DB
 failed=()
@@ -33,6 +33,27 @@ stage_upgrade() { tests/upgrade.sh; }
 stage_dump() { tests/dump_restore.sh "$DB"; }
 stage_bgworker() { tests/bgworker.sh; }
 stage_compose() { docker-compose -f docker-compose.yml config -q; }
+# The HTTPS facade, in a database of its own (its tests create roles, keys, targets):
+# Rust tests over real HTTPS, then the schemathesis contract run against the binary.
+FACADE_DB=${DB}_facade
+facade_db() {
+  if [ -z "$(psql -Atd "$FACADE_DB" -c "select 1 from pg_extension where extname='idgraph'" 2>/dev/null)" ]; then
+    dropdb --if-exists --force "$FACADE_DB"
+    createdb "$FACADE_DB"
+    (cd sqitch && sqitch deploy --verify "db:pg://postgres@/$FACADE_DB" >/dev/null)
+  fi
+}
+stage_facade() {
+  dropdb --if-exists --force "$FACADE_DB"
+  facade_db
+  IDGRAPH_FACADE_TEST_DB=$FACADE_DB cargo test -p idgraph-facade --quiet -- --test-threads=1 \
+    && facade/contract.sh "$FACADE_DB"
+}
+# Stops and starts the cluster under a running facade: alone, last.
+stage_facade_dbdown() {
+  facade_db
+  IDGRAPH_FACADE_TEST_DB=$FACADE_DB cargo test -p idgraph-facade --quiet --test db_restart -- --ignored --test-threads=1
+}
 for s in $STAGES; do
   case $s in
     pgtap|integration|dump) [ -n "$(psql -Atd "$DB" -c "select 1 from pg_extension where extname='idgraph'" 2>/dev/null)" ] || stage_sqitch ;;

@@ -7,7 +7,10 @@
 //!    body limit, …) becomes one, and every problem gets `instance` and `request_id`.
 //! 2. `timeout` — requests over the configured time answer 503 problem+json.
 //! 3. catch-panic — a panicking handler answers 500 problem+json (details only logged).
-//! 4. body limits — 10 MB (by Content-Length up front, and while reading).
+//! 4. body limits — 10 MB (by Content-Length up front, and while reading), and
+//!    `buffer_body`: the body is read completely before any handler may answer early
+//!    (401, 404, …), so an HTTP/1.1 connection stays reusable instead of being closed
+//!    under a client that is still sending.
 //! 5. `auth_and_rate_limit` — credentials → `AuthOutcome` in the request extensions
 //!    (handlers decide 401/403), then the principal's token bucket (429) and the
 //!    `X-RateLimit-*` headers.
@@ -146,6 +149,26 @@ fn normalize_problem(res: Response, path: &str, request_id: &str) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+pub async fn buffer_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, crate::routes::BODY_LIMIT).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_big {
+                ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response()
+            } else {
+                ApiError::bad_request("the request body could not be read").into_response()
+            }
+        }
+    }
 }
 
 pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {

@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             middleware::auth_and_rate_limit,
         ))
+        .layer(axum::middleware::from_fn(middleware::buffer_body))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
