@@ -203,6 +203,18 @@ impl KeyVerifier {
         }
     }
 
+    /// Whether this exact key is verified in the cache (nothing slow to do for it).
+    pub async fn is_cached(&self, presented: &str) -> bool {
+        let Some((key_id, _)) = parse_key(presented) else {
+            return false;
+        };
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let cache = self.cache.read().await;
+        cache
+            .get(key_id)
+            .is_some_and(|c| c.expires > Instant::now() && bool::from(c.digest.ct_eq(&digest)))
+    }
+
     /// Verifies a presented key. `Err(reason)` for a wrong, revoked, expired or malformed
     /// key; database trouble is `Err(ApiError)` via the outer result.
     pub async fn verify(
@@ -455,6 +467,22 @@ impl JwtVerifier {
             method: "jwt",
         })
     }
+}
+
+/// The API key a request presents (X-API-Key, or a bearer token shaped like a key).
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-api-key") {
+        return v.to_str().ok().map(str::trim);
+    }
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| {
+            s.strip_prefix("Bearer ")
+                .or_else(|| s.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| t.starts_with(KEY_PREFIX))
 }
 
 /// Looks at the request's credentials. X-API-Key wins over Authorization when both come.

@@ -25,9 +25,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::auth::{authenticate, AuthOutcome};
+use crate::auth::{authenticate, presented_key, AuthOutcome};
 use crate::problem::{ApiError, ProblemMarker, PROBLEM_JSON};
-use crate::ratelimit::route_cost;
+use crate::ratelimit::{route_cost, Decision};
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -203,6 +203,21 @@ pub async fn auth_and_rate_limit(
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "local".into());
 
+    // Failed authentications are charged to the client's address; once that bucket is
+    // empty, keys that are not already verified in the cache are not even looked at (no
+    // argon2 work for a guessing client; cached keys and JWTs are cheap and unaffected).
+    let ip_bucket = format!("ip:{client}");
+    let slow_key = match presented_key(req.headers()) {
+        Some(k) => !state.keys.is_cached(k).await,
+        None => false,
+    };
+    if cost > 0 && slow_key {
+        let pre = state.limiter.check(&ip_bucket, 0);
+        if pre.remaining == 0 {
+            state.metrics.rate_limited.inc();
+            return too_many(pre, &ip_bucket, &route);
+        }
+    }
     let outcome = if cost == 0 {
         // Operational routes take no credentials (and must answer when the DB is down).
         AuthOutcome::Anonymous
@@ -221,27 +236,38 @@ pub async fn auth_and_rate_limit(
     }
     let (bucket, served_to) = match &outcome {
         AuthOutcome::Ok(p) => (p.subject.clone(), p.subject.clone()),
-        _ => (format!("ip:{client}"), String::new()),
+        _ => (ip_bucket, String::new()),
     };
     let d = state.limiter.check(&bucket, cost);
-    let mut res = if d.allowed {
-        req.extensions_mut().insert(outcome);
-        next.run(req).await
-    } else {
+    if !d.allowed {
         state.metrics.rate_limited.inc();
-        tracing::warn!(principal = %bucket, route = %route, "rate limited");
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too Many Requests",
-        )
-        .detail(format!(
-            "rate limit exceeded; retry in {} s",
-            d.retry_after_secs
-        ))
-        .retry_after(d.retry_after_secs)
-        .into_response()
-    };
+        return too_many(d, &bucket, &route);
+    }
+    req.extensions_mut().insert(outcome);
+    let mut res = next.run(req).await;
+    rate_headers(&mut res, d);
+    res.extensions_mut().insert(ServedTo(served_to));
+    res
+}
+
+fn too_many(d: Decision, bucket: &str, route: &str) -> Response {
+    tracing::warn!(principal = %bucket, route = %route, "rate limited");
+    let mut res = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too Many Requests",
+    )
+    .detail(format!(
+        "rate limit exceeded; retry in {} s",
+        d.retry_after_secs
+    ))
+    .retry_after(d.retry_after_secs)
+    .into_response();
+    rate_headers(&mut res, d);
+    res
+}
+
+fn rate_headers(res: &mut Response, d: Decision) {
     let h = res.headers_mut();
     for (name, v) in [
         (RL_LIMIT, d.limit),
@@ -252,6 +278,4 @@ pub async fn auth_and_rate_limit(
             h.insert(name, v);
         }
     }
-    res.extensions_mut().insert(ServedTo(served_to));
-    res
 }

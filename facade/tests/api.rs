@@ -804,3 +804,42 @@ async fn sigterm_drains_and_exits_zero() {
         .unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+#[tokio::test]
+async fn key_guessing_is_rate_limited_per_address() {
+    let s = Server::start(|a| {
+        a.rate_limit_burst = 3;
+        a.rate_limit_per_sec = 0.5;
+    });
+    let c = client();
+    let f = fixture();
+    let key_id = f.keys.all.split('_').nth(2).unwrap();
+    let guess = format!("idg_live_{key_id}_{}", "1".repeat(64));
+    // The real key, verified once (now cached).
+    let res = c
+        .get(s.url("/api/v1/identity/targets"))
+        .header("X-API-Key", &f.keys.all)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let res = c
+            .get(s.url("/api/v1/identity/targets"))
+            .header("X-API-Key", &guess)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 401, 429, 429]);
+    // A verified (cached) key from the same address is not locked out by the guesser.
+    let res = c
+        .get(s.url("/api/v1/identity/targets"))
+        .header("X-API-Key", &f.keys.all)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
