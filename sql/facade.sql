@@ -133,3 +133,58 @@ AS $$
 $$;
 COMMENT ON FUNCTION idgraph.api_key_touch(text) IS
   'Records that a key was used (at most once a minute). Called by the facade when it verifies a key. Example: SELECT idgraph.api_key_touch(''0123456789abcdef'');';
+
+-- ---------------------------------------------------------------------------
+-- Service catalogue reads for the facade's GET /api/v1/services (cursor pages) and
+-- GET /api/v1/services/{id}. Keyset pagination on service_id: stable under inserts.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION idgraph.services_page(p_after text DEFAULT NULL, p_limit integer DEFAULT 100)
+RETURNS TABLE (service_id text, team text, criticality text, kind text, availability float8,
+               published_sla float8, discovered boolean, metadata jsonb, created_at timestamptz,
+               updated_at timestamptz, last_seen_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
+    RAISE EXCEPTION 'limit must be between 1 and 1000, got %', coalesce(p_limit::text, 'NULL') USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+    SELECT s.service_id, s.team, s.criticality, s.kind, s.availability, s.published_sla, s.discovered,
+           s.metadata, s.created_at, s.updated_at, s.last_seen_at
+      FROM idgraph.services s
+     WHERE p_after IS NULL OR s.service_id > p_after
+     ORDER BY s.service_id
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION idgraph.services_page(text, integer) IS
+$$Registered services in service_id order, p_limit (1..1000) after p_after: keyset pages for the facade's list.
+Example: SELECT * FROM idgraph.services_page(NULL, 100);$$;
+
+CREATE FUNCTION idgraph.service(p_service text)
+RETURNS TABLE (service_id text, team text, criticality text, kind text, availability float8,
+               published_sla float8, discovered boolean, metadata jsonb, created_at timestamptz,
+               updated_at timestamptz, last_seen_at timestamptz, dependencies bigint, dependents bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_service IS NULL THEN
+    RAISE EXCEPTION 'service must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  RETURN QUERY
+    SELECT s.service_id, s.team, s.criticality, s.kind, s.availability, s.published_sla, s.discovered,
+           s.metadata, s.created_at, s.updated_at, s.last_seen_at,
+           (SELECT count(*) FROM idgraph.effective_edges e WHERE e.source_pk = s.service_pk AND NOT e.stale),
+           (SELECT count(*) FROM idgraph.effective_edges e WHERE e.target_pk = s.service_pk AND NOT e.stale)
+      FROM idgraph.services s WHERE s.service_id = p_service;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'service % does not exist', quote_literal(left(p_service, 255)) USING ERRCODE = 'P0002';
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION idgraph.service(text) IS
+$$One service with its number of (non-stale, effective) dependencies and dependents; P0002 when unknown.
+Example: SELECT * FROM idgraph.service('checkout');$$;

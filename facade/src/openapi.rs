@@ -15,6 +15,7 @@ use crate::routes::{centrality, graph, health, identity};
         identity::allocate, identity::allocate_batch, identity::resolve_in_submission,
         identity::commit, identity::rollback, identity::resolve, identity::resolve_batch,
         identity::reverse, identity::detect_change,
+        graph::list_services, graph::get_service, graph::slo_history,
         graph::ingest, graph::dependencies, graph::composite_availability, graph::check_slo,
         graph::set_availability, graph::set_published_sla, graph::set_slo, graph::get_slo,
         graph::impact_analysis, graph::cycles, graph::acknowledge_alert, graph::mark_stale,

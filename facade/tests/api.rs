@@ -596,6 +596,64 @@ async fn graph_and_centrality_routes() {
         let st = res.status();
         assert_eq!(st, 200, "GET {path}: {}", res.text().await.unwrap());
     }
+    // One service; the list, a page of one at a time, reaches every service exactly once.
+    let one: Value = c
+        .get(s.url(&format!("/api/v1/services/{a}")))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["dependencies"], 1, "{one}");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut req = c.get(s.url("/api/v1/services")).query(&[("limit", "2")]);
+        if let Some(cur) = &cursor {
+            req = req.query(&[("cursor", cur)]);
+        }
+        let page: Value = req
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for svc in page["services"].as_array().unwrap() {
+            seen.push(svc["service_id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(n) => cursor = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seen, sorted, "pages overlap or are out of order");
+    for svc in [&a, &b, &d] {
+        assert!(seen.contains(svc), "{svc} not listed");
+    }
+    let res = c
+        .get(s.url("/api/v1/services?cursor=%%%"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 400).await;
+    let hist: Value = c
+        .get(s.url(&format!("/api/v1/services/{a}/slo-history")))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hist["history"].as_array().unwrap().len(), 1, "{hist}");
     let slo: Value = c
         .get(s.url(&format!("/api/v1/services/{a}/slos")))
         .header("X-API-Key", key)

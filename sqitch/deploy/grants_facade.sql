@@ -24,4 +24,6 @@ GRANT EXECUTE ON FUNCTION
   idgraph.api_key_revoke(text),
   idgraph.api_keys_list()
   TO idgraph_admin;
+-- The service catalogue reads behind GET /api/v1/services: readers may list.
+GRANT EXECUTE ON FUNCTION idgraph.services_page(text, integer), idgraph.service(text) TO idgraph_reader;
 COMMIT;

@@ -6,6 +6,7 @@ REVOKE ALL ON FUNCTION
   idgraph.api_key_revoke(text), idgraph.api_keys_list()
   FROM idgraph_facade, idgraph_admin;
 REVOKE ALL ON FUNCTION idgraph.refresh_centrality(text, integer) FROM idgraph_facade;
+REVOKE ALL ON FUNCTION idgraph.services_page(text, integer), idgraph.service(text) FROM idgraph_reader;
 -- The role is cluster-wide: keep it while another database still grants it something.
 DO $$
 BEGIN

@@ -24,6 +24,8 @@ BEGIN
      OR has_function_privilege('idgraph_writer', 'idgraph.api_key_lookup(text)', 'EXECUTE')
      OR NOT has_function_privilege('idgraph_admin', 'idgraph.api_key_create(text,text,text,text[],text,timestamptz)', 'EXECUTE')
      OR NOT has_function_privilege('idgraph_admin', 'idgraph.api_keys_list()', 'EXECUTE')
+     OR NOT has_function_privilege('idgraph_reader', 'idgraph.services_page(text,integer)', 'EXECUTE')
+     OR NOT has_function_privilege('idgraph_reader', 'idgraph.service(text)', 'EXECUTE')
      OR has_table_privilege('idgraph_facade', 'idgraph.api_keys', 'SELECT')
      OR has_table_privilege('idgraph_admin', 'idgraph.api_keys', 'SELECT') THEN
     RAISE EXCEPTION 'facade grants are wrong';

@@ -158,6 +158,176 @@ pub struct MarkStaleResponse {
     pub edges_marked_stale: i32,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// The `next_cursor` of the previous page (absent: first page).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size, 1..1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<i32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Service {
+    pub service_id: String,
+    pub team: Option<String>,
+    pub criticality: Option<String>,
+    /// internal or external.
+    pub kind: String,
+    pub availability: Option<f64>,
+    pub published_sla: Option<f64>,
+    /// A placeholder created by an edge to an unknown service.
+    pub discovered: bool,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServicePage {
+    pub services: Vec<Service>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceDetail {
+    #[serde(flatten)]
+    pub service: Service,
+    /// Effective, non-stale outgoing edges.
+    pub dependencies: i64,
+    /// Effective, non-stale incoming edges.
+    pub dependents: i64,
+}
+
+fn service_from_row(r: &tokio_postgres::Row) -> Result<Service, tokio_postgres::Error> {
+    Ok(Service {
+        service_id: r.try_get("service_id")?,
+        team: r.try_get("team")?,
+        criticality: r.try_get("criticality")?,
+        kind: r.try_get("kind")?,
+        availability: r.try_get("availability")?,
+        published_sla: r.try_get("published_sla")?,
+        discovered: r.try_get("discovered")?,
+        metadata: r.try_get("metadata")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+    })
+}
+
+fn encode_cursor(service_id: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(service_id.as_bytes())
+}
+
+fn decode_cursor(c: &str) -> Result<String, crate::problem::ApiError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c.as_bytes())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            crate::problem::ApiError::bad_request("cursor is not one this API handed out").errors(
+                vec![crate::problem::FieldError {
+                    field: "cursor".into(),
+                    message: "not a cursor from a previous page".into(),
+                }],
+            )
+        })
+}
+
+/// Registered services in service_id order, a page at a time (cursor pagination).
+#[utoipa::path(get, path = "/api/v1/services", tag = "graph",
+    params(ListQuery),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ServicePage), ProblemResponses))]
+pub async fn list_services(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<ServicePage>> {
+    who.require(Scope::GraphRead)?;
+    let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
+    let limit = q.limit.unwrap_or(100);
+    let rows = state
+        .db
+        .query(
+            Access::Read,
+            &who,
+            "SELECT * FROM idgraph.services_page($1, $2)",
+            &[&after, &limit],
+        )
+        .await?;
+    let services = rows
+        .iter()
+        .map(service_from_row)
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
+    let next_cursor = if services.len() as i64 == i64::from(limit) {
+        services.last().map(|s| encode_cursor(&s.service_id))
+    } else {
+        None
+    };
+    Ok(Json(ServicePage {
+        services,
+        next_cursor,
+    }))
+}
+
+/// One service, with its numbers of dependencies and dependents.
+#[utoipa::path(get, path = "/api/v1/services/{service_id}", tag = "graph",
+    params(("service_id" = String, Path, description = "The service")),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ServiceDetail), ProblemResponses))]
+pub async fn get_service(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+) -> ApiResult<Json<ServiceDetail>> {
+    who.require(Scope::GraphRead)?;
+    let r = state
+        .db
+        .query_one(
+            Access::Read,
+            &who,
+            "SELECT * FROM idgraph.service($1)",
+            &[&service],
+        )
+        .await?;
+    Ok(Json(ServiceDetail {
+        service: service_from_row(&r)?,
+        dependencies: r.try_get("dependencies")?,
+        dependents: r.try_get("dependents")?,
+    }))
+}
+
+/// A service's SLO history (the audit of every change), newest first.
+#[utoipa::path(get, path = "/api/v1/services/{service_id}/slo-history", tag = "graph",
+    params(("service_id" = String, Path, description = "The service")),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = JsonDocument), ProblemResponses))]
+pub async fn slo_history(
+    State(state): State<AppState>,
+    Authenticated(who): Authenticated,
+    ApiPath(service): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    who.require(Scope::GraphRead)?;
+    let row = state
+        .db
+        .query_one(
+            Access::Read,
+            &who,
+            "SELECT jsonb_build_object('service_id', d->'service_id', 'history', d->'history') FROM idgraph.slo($1) d",
+            &[&service],
+        )
+        .await?;
+    Ok(Json(json_of(&row)?))
+}
+
 fn json_of(row: &tokio_postgres::Row) -> Result<Value, tokio_postgres::Error> {
     row.try_get::<_, Value>(0)
 }

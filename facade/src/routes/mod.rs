@@ -70,7 +70,13 @@ pub fn router(state: AppState) -> Router {
             post(identity::detect_change),
         )
         // graph
+        .route("/api/v1/services", get(graph::list_services))
         .route("/api/v1/services/dependencies", post(graph::ingest))
+        .route("/api/v1/services/{service_id}", get(graph::get_service))
+        .route(
+            "/api/v1/services/{service_id}/slo-history",
+            get(graph::slo_history),
+        )
         .route(
             "/api/v1/services/{service_id}/dependencies",
             get(graph::dependencies),
