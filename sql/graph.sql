@@ -5,6 +5,16 @@
 -- SQLSTATEs: 22023 invalid value (document, depth, fraction), 22004 NULL, P0002 unknown
 -- service, 54000 document over the size caps.
 
+-- Every function that writes the graph takes this lock first. The version bump at the end
+-- of each statement serializes graph writers on the idgraph.graph_state row anyway; taking
+-- it up front makes the order "graph_state, then rows" for all of them, so two ingests
+-- over overlapping services (or an ingest and a telemetry update) wait instead of
+-- deadlocking on rows locked in different orders.
+CREATE FUNCTION idgraph._graph_write_lock() RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT FROM idgraph.graph_state FOR NO KEY UPDATE $$;
+
 -- Applies a validated, normalized ingest document (see idgraph.ingest_graph) in a few
 -- set-based statements. Partial documents merge: a node field or edge attribute that is
 -- absent keeps its current value. Returns the counts and the conflicts between sources.
@@ -21,6 +31,7 @@ DECLARE
   v_edges_updated integer := 0;
   v_conflicts jsonb;
 BEGIN
+  PERFORM idgraph._graph_write_lock();
   -- Nodes: last occurrence of a service_id in the document wins.
   -- Scratch tables for this transaction (IF NOT EXISTS would NOTICE on every later call).
   IF to_regclass('pg_temp.idgraph_ingest_nodes') IS NULL THEN
@@ -285,6 +296,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM idgraph._check_fraction(p_availability, 'availability');
+  PERFORM idgraph._graph_write_lock();
   UPDATE idgraph.services s SET availability = p_availability, updated_at = now()
    WHERE s.service_pk = idgraph._service_pk(p_service) AND s.availability IS DISTINCT FROM p_availability;
 END
@@ -298,6 +310,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM idgraph._check_fraction(p_sla, 'published SLA');
+  PERFORM idgraph._graph_write_lock();
   UPDATE idgraph.services s SET published_sla = p_sla, updated_at = now()
    WHERE s.service_pk = idgraph._service_pk(p_service) AND s.published_sla IS DISTINCT FROM p_sla;
 END
@@ -318,6 +331,7 @@ BEGIN
   IF p_older_than < interval '0' THEN
     RAISE EXCEPTION 'staleness window must be a non-negative interval' USING ERRCODE = '22023';
   END IF;
+  PERFORM idgraph._graph_write_lock();
   UPDATE idgraph.edges e SET stale = true
    WHERE NOT e.stale AND e.last_observed_at < now() - p_older_than;
   GET DIAGNOSTICS v = ROW_COUNT;
@@ -341,6 +355,7 @@ DECLARE
   v_actor text := coalesce(p_actor, idgraph._actor());
 BEGIN
   PERFORM idgraph._check_fraction(p_availability_target, 'availability target');
+  PERFORM idgraph._graph_write_lock();
   IF p_availability_target IN (0, 1) THEN
     RAISE EXCEPTION 'availability target must be strictly between 0 and 1, got %', p_availability_target USING ERRCODE = '22023';
   END IF;

@@ -1,6 +1,9 @@
 //! The per-backend graph cache follows every committed change made in other sessions,
 //! never shows uncommitted ones, and is not fooled by a rolled-back change.
 
+// Test code: a failed unwrap is a failed test, with the error in the panic message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use idgraph_itests::{connect_admin, test_db};
 use tokio_postgres::Client;
 
