@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::auth::{authenticate, presented_key, AuthOutcome};
+use crate::auth::{authenticate, claimed_principal, presented_key, AuthOutcome};
 use crate::problem::{ApiError, ProblemMarker, PROBLEM_JSON};
 use crate::ratelimit::{route_cost, Decision};
 use crate::state::AppState;
@@ -228,6 +228,12 @@ pub async fn auth_and_rate_limit(
         }
     };
     if let AuthOutcome::Failed(reason) = &outcome {
+        tracing::warn!(
+            claimed = %claimed_principal(req.headers()),
+            route = %route,
+            reason = *reason,
+            "authentication failed"
+        );
         state
             .metrics
             .auth_failures

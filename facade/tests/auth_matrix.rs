@@ -372,3 +372,39 @@ async fn facade_role_cannot_manage_keys_or_read_hashes() {
         assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}");
     }
 }
+
+#[tokio::test]
+async fn rs256_tokens_and_no_algorithm_confusion() {
+    let s = shared();
+    let claims = json!({"sub": "bob", "aud": AUDIENCE, "iss": ISSUER, "exp": now() + 600,
+                        "scp": ["identity:read"]});
+    let get = |token: String| async move {
+        client()
+            .get(s.url("/api/v1/identity/targets"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // RS256 against the RSA key; scopes from `scp` as a list.
+    assert_eq!(get(jwt_rs256(claims.clone(), "test-rs256")).await, 200);
+    // An RS256 signature presented as if by the EC key: refused.
+    assert_eq!(get(jwt_rs256(claims.clone(), "test-es256")).await, 401);
+    // HS256 (e.g. signed with a public key as the HMAC secret): refused.
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"public key bytes"),
+    )
+    .unwrap();
+    assert_eq!(get(hs).await, 401);
+    // `scp` as a space-separated string works too; a JWT without the scope gets 403.
+    let mut c2 = claims.clone();
+    c2["scp"] = json!("graph:read identity:read");
+    assert_eq!(get(jwt_rs256(c2, "test-rs256")).await, 200);
+    let mut c3 = claims;
+    c3["scp"] = json!(["graph:read"]);
+    assert_eq!(get(jwt_rs256(c3, "test-rs256")).await, 403);
+}

@@ -61,6 +61,7 @@ pub struct Fixture {
     pub keys: Keys,
     pub jwks_path: PathBuf,
     pub jwt_key_pem: String,
+    pub rsa_key_pem: String,
     pub cert_pem: String,
     pub cert_path: PathBuf,
     pub key_path: PathBuf,
@@ -163,9 +164,35 @@ async fn make_fixture() -> Fixture {
     let kp = rcgen::KeyPair::generate().unwrap();
     let raw = kp.public_key_raw(); // 0x04 || x || y
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // And an RS256 key pair (openssl: ring cannot generate RSA keys).
+    let rsa_path = dir.path().join("rsa.pem");
+    let st = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&rsa_path)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let modulus = std::process::Command::new("openssl")
+        .args(["rsa", "-noout", "-modulus", "-in"])
+        .arg(&rsa_path)
+        .output()
+        .unwrap();
+    let modulus = String::from_utf8(modulus.stdout).unwrap();
+    let n = hex::decode(modulus.trim().trim_start_matches("Modulus=")).unwrap();
     let jwks = json!({"keys": [{
         "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "test-es256",
         "x": b64.encode(&raw[1..33]), "y": b64.encode(&raw[33..65]),
+    }, {
+        "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "test-rs256",
+        "n": b64.encode(&n), "e": "AQAB",
     }]});
     let jwks_path = dir.path().join("jwks.json");
     std::fs::write(&jwks_path, jwks.to_string()).unwrap();
@@ -173,6 +200,7 @@ async fn make_fixture() -> Fixture {
     Fixture {
         keys,
         jwks_path,
+        rsa_key_pem: std::fs::read_to_string(&rsa_path).unwrap(),
         jwt_key_pem: kp.serialize_pem(),
         cert_pem,
         cert_path,
@@ -187,6 +215,15 @@ pub fn jwt(claims: Value) -> String {
     let key = jsonwebtoken::EncodingKey::from_ec_pem(f.jwt_key_pem.as_bytes()).unwrap();
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     h.kid = Some("test-es256".into());
+    jsonwebtoken::encode(&h, &claims, &key).unwrap()
+}
+
+/// A signed RS256 token.
+pub fn jwt_rs256(claims: Value, kid: &str) -> String {
+    let f = fixture();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(f.rsa_key_pem.as_bytes()).unwrap();
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some(kid.into());
     jsonwebtoken::encode(&h, &claims, &key).unwrap()
 }
 
