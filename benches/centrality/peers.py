@@ -10,7 +10,10 @@ values; `sum` and `max` let the runs be compared with each other and with idgrap
 undirected graph each unordered pair counts once; networkit's values, which count it from
 both ends, are halved).
 
-Usage: peers.py EDGES.csv [--undirected] [--nodes N] [--networkx]
+With --dump FILE, the per-node values of the first tool that ran are written there as JSON
+({"tool": …, "values": [by node id]}), for report.py's check of idgraph's values.
+
+Usage: peers.py EDGES.csv [--undirected] [--nodes N] [--networkx] [--dump FILE]
 """
 import argparse
 import importlib
@@ -35,7 +38,11 @@ def load(path, undirected):
     return top + 1, sorted(pairs)
 
 
+DUMPED = {}
+
+
 def report(tool, version, seconds, n, edges, directed, threads, scores):
+    DUMPED.setdefault("first", {"tool": tool, "version": version, "values": list(scores)})
     print(json.dumps({"tool": tool, "version": version, "seconds": round(seconds, 4), "n": n,
                       "m": len(edges), "directed": directed, "threads": threads,
                       "sum": sum(scores), "max": max(scores, default=0.0)}), flush=True)
@@ -82,6 +89,7 @@ def main():
     p.add_argument("--nodes", type=int, default=None,
                    help="node count (default: largest id + 1)")
     p.add_argument("--networkx", action="store_true", help="also run networkx (slow)")
+    p.add_argument("--dump", help="write the first tool's per-node values here (JSON)")
     a = p.parse_args()
     n, edges = load(a.edges, a.undirected)
     if a.nodes is not None:
@@ -92,8 +100,11 @@ def main():
     for name, run in runners:
         try:
             run(n, edges, not a.undirected)
-        except ImportError as e:
+        except (ImportError, OSError) as e:
             print(json.dumps({"tool": name, "skipped": f"not importable: {e}"}), flush=True)
+    if a.dump and "first" in DUMPED:
+        with open(a.dump, "w") as f:
+            json.dump(DUMPED["first"], f)
     print(f"cpus: {os.cpu_count()}", file=sys.stderr)
 
 
