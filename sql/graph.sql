@@ -156,7 +156,10 @@ BEGIN
   ON CONFLICT (source_pk, target_pk, discovery_source) DO NOTHING;
   GET DIAGNOSTICS v_edges_created = ROW_COUNT;
 
-  -- Other sources that disagree with this one about a pair in the document.
+  -- Other sources that disagree with this one about a pair in the document (none to look
+  -- for while every edge comes from this source).
+  v_conflicts := '[]'::jsonb;
+  IF EXISTS (SELECT 1 FROM idgraph.edges o WHERE o.discovery_source <> p_source) THEN
   SELECT coalesce(jsonb_agg(jsonb_build_object(
            'source', c.source, 'target', c.target, 'fields', c.fields,
            'values', jsonb_build_object(p_source, c.mine, c.other_source, c.theirs),
@@ -182,6 +185,7 @@ BEGIN
                             AND o.discovery_source <> p_source AND NOT o.stale
     ) c
    WHERE jsonb_array_length(c.fields) > 0;
+  END IF;
 
   TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
   RETURN jsonb_build_object(
