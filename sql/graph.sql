@@ -209,19 +209,21 @@ AS $$
 DECLARE
   v_new jsonb;
 BEGIN
-  WITH cur AS (
+  WITH sorted AS (
     SELECT ARRAY(SELECT jsonb_array_elements_text(c -> 'members') ORDER BY 1) AS members,
            ARRAY(SELECT jsonb_array_elements_text(c -> 'path')) AS path
       FROM jsonb_array_elements(coalesce(p_cycles, '[]')) c
+  ), cur AS (
+    SELECT x.members, x.path, md5(to_jsonb(x.members)::text) AS digest FROM sorted x
   ), resolved AS (
     UPDATE idgraph.circular_dependency_alerts a SET status = 'resolved', resolved_at = now()
-     WHERE a.status <> 'resolved' AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.members = a.members)
+     WHERE a.status <> 'resolved' AND NOT EXISTS (SELECT 1 FROM cur WHERE cur.digest = a.members_digest)
     RETURNING a.alert_id
   ), ins AS (
-    INSERT INTO idgraph.circular_dependency_alerts (members, cycle_path, graph_version)
-    SELECT cur.members, cur.path, p_version FROM cur
+    INSERT INTO idgraph.circular_dependency_alerts (members, members_digest, cycle_path, graph_version)
+    SELECT cur.members, cur.digest, cur.path, p_version FROM cur
      WHERE NOT EXISTS (SELECT 1 FROM idgraph.circular_dependency_alerts a
-                        WHERE a.members = cur.members AND a.status <> 'resolved')
+                        WHERE a.members_digest = cur.digest AND a.status <> 'resolved')
     ON CONFLICT DO NOTHING
     RETURNING alert_id, cycle_path
   )

@@ -80,6 +80,7 @@ COMMENT ON VIEW idgraph.effective_edges IS
 CREATE TABLE idgraph.circular_dependency_alerts (
     alert_id      bigserial PRIMARY KEY,
     members       text[] NOT NULL,            -- sorted service ids of the SCC
+    members_digest text NOT NULL,             -- md5 of the members as JSON: the key (an SCC can be too big for a btree key)
     cycle_path    text[] NOT NULL,            -- a closed walk through the members
     status        text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
     detected_at   timestamptz NOT NULL DEFAULT now(),
@@ -89,7 +90,7 @@ CREATE TABLE idgraph.circular_dependency_alerts (
     graph_version bigint NOT NULL
 );
 CREATE UNIQUE INDEX circular_dependency_alerts_open_idx
-    ON idgraph.circular_dependency_alerts (members) WHERE status <> 'resolved';
+    ON idgraph.circular_dependency_alerts (members_digest) WHERE status <> 'resolved';
 COMMENT ON TABLE idgraph.circular_dependency_alerts IS
   'Strongly connected components of 2+ services (or self loops) found after ingest: open -> acknowledged -> resolved.';
 
