@@ -28,6 +28,7 @@ if [ ! -s "$RUN_DIR/cert.pem" ]; then
   log "self-signed certificate for localhost"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 \
     -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
     -keyout "$RUN_DIR/key.pem" -out "$RUN_DIR/cert.pem" 2>/dev/null
   chmod 600 "$RUN_DIR/key.pem"
 fi

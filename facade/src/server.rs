@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -155,6 +156,7 @@ pub async fn serve_on(
     if args.insecure_http {
         tracing::warn!(%addr, "serving plain HTTP (--insecure-http): only behind a TLS-terminating proxy");
         axum_server::from_tcp(listener)
+            .acceptor(NoDelayAcceptor::new())
             .handle(handle)
             .serve(app)
             .await
@@ -165,7 +167,10 @@ pub async fn serve_on(
         };
         let tls = tls_config(cert, key)?;
         tracing::info!(%addr, "serving HTTPS");
-        axum_server::from_tcp_rustls(listener, tls)
+        // TCP_NODELAY: a response goes out as several TLS records; Nagle would hold the
+        // later ones back for the client's delayed ACK.
+        axum_server::from_tcp(listener)
+            .acceptor(RustlsAcceptor::new(tls).acceptor(NoDelayAcceptor::new()))
             .handle(handle)
             .serve(app)
             .await
