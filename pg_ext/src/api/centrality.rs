@@ -57,8 +57,9 @@ fn load_topology() -> Result<Topology, IdgraphError> {
         let mut edges = Vec::new();
         for (i, row) in client
             .select(
-                "SELECT DISTINCT source_pk, target_pk FROM idgraph.edges
-                  WHERE NOT stale AND source_pk <> target_pk",
+                // No DISTINCT: Csr::from_edges sorts and de-duplicates (pairs observed by
+                // several sources) and drops self loops itself, without a HashAggregate.
+                "SELECT source_pk, target_pk FROM idgraph.edges WHERE NOT stale",
                 None,
                 &[],
             )
