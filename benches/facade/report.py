@@ -106,6 +106,21 @@ L.append("What bounds it: two cores run the load generator, TLS and HTTP in the 
          "transaction plus TLS record work, HTTP parsing, JSON in and out and auth/rate-limit bookkeeping, all competing for "
          "the same two cores (oha itself takes a large share). On a machine where the database has its own cores the ratio "
          "is the number to carry over, not the absolute figure.")
+nopipe = ""
+try:
+    t = open(os.path.join(out, "pgbench-nopipe-c1.txt")).read()
+    m1 = re.search(r"latency average = ([0-9.]+) ms", t)
+    if m1 and rows_out and rows_out[0][0] == 1:
+        nopipe = (f" Evidence from this run: the same two statements sent one after the other (two round trips "
+                  f"instead of one pipelined exchange) take {float(m1.group(1)):.2f} ms on average from one pgbench "
+                  f"client, against {rows_out[0][2]['p50']:.2f} ms (p50) pipelined — each extra process hop costs "
+                  f"about a scheduler wake-up on this box. An HTTPS request crosses several such hops (oha → facade "
+                  f"connection task → database connection task → backend and back), which is what its single-client "
+                  f"latency is made of; the facade itself sends the actor setting and the allocation pipelined, as one "
+                  f"round trip.")
+except OSError:
+    pass
+L.append(nopipe.strip())
 L.append("")
 L.append(f"Sanity: {rows} allocations in the bench database after the run; pgbench failed transactions "
          f"{sum(s['failed'] for _, _, s in rows_out)}. Raw output: `benches/out/facade/` (not committed).")

@@ -105,6 +105,12 @@ for c in $CONC; do
      -c "$c" -j "$j" -T "$BENCH_SECONDS" -l --sampling-rate=0.2 --log-prefix="pgbench-c$c" \
      -f "$work/single.sql" "$BENCH_DB" > "$OUT/pgbench-c$c.txt" 2>&1)
 done
+# The same two statements without the pipeline (two round trips), one client: what one
+# more process hop costs on this machine right now.
+grep -v pipeline "$work/single.sql" > "$work/single_nopipe.sql"
+psql -qd "$BENCH_DB" -c CHECKPOINT
+(cd "$OUT" && PGPASSWORD=$PW pgbench -h 127.0.0.1 -U idgraph_facade_bench -n -M prepared \
+   -c 1 -j 1 -T "$BENCH_SECONDS" -f "$work/single_nopipe.sql" "$BENCH_DB" > "$OUT/pgbench-nopipe-c1.txt" 2>&1)
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 ROWS=$(psql -Atqd "$BENCH_DB" -c "SELECT count(*) FROM idgraph.allocations")
 python3 "$ROOT/benches/facade/report.py" "$OUT" "$README" "$CONC" "$BENCH_SECONDS" "$POOL" \

@@ -408,3 +408,38 @@ async fn rs256_tokens_and_no_algorithm_confusion() {
     c3["scp"] = json!(["graph:read"]);
     assert_eq!(get(jwt_rs256(c3, "test-rs256")).await, 403);
 }
+
+#[tokio::test]
+async fn jwks_from_a_url() {
+    let f = fixture();
+    let jwks = std::fs::read_to_string(&f.jwks_path).unwrap();
+    // A JWKS endpoint on a port of its own.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || {
+            let body = jwks.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let s = Server::start(|a| {
+        a.jwks_file = None;
+        a.jwks_url = Some(format!("http://127.0.0.1:{port}/.well-known/jwks.json"));
+    });
+    let res = client()
+        .get(s.url("/api/v1/identity/targets"))
+        .bearer_auth(good_jwt("identity:read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client()
+        .get(s.url("/api/v1/identity/targets"))
+        .bearer_auth(good_jwt("graph:read"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
