@@ -55,7 +55,10 @@ for _ in $(seq 100); do
 done
 log "contract: schemathesis, $EXAMPLES examples per operation, against https://localhost:$PORT"
 set +e
-"$VENV/bin/schemathesis" run "https://localhost:$PORT/openapi.json" \
+# From the scratch directory: schemathesis keeps its example database in ./.schemathesis.
+ST=$PWD/$VENV/bin/schemathesis
+cd "$work"
+"$ST" run "https://localhost:$PORT/openapi.json" \
   --tls-verify "$work/cert.pem" -H "X-API-Key: $KEY" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
   --max-examples "$EXAMPLES" --seed 20261125 --request-timeout 30 --no-color \
