@@ -270,6 +270,7 @@ fn too_many(d: Decision, bucket: &str, route: &str) -> Response {
     .retry_after(d.retry_after_secs)
     .into_response();
     rate_headers(&mut res, d);
+    res.extensions_mut().insert(ServedTo(bucket.to_owned()));
     res
 }
 
