@@ -901,3 +901,55 @@ async fn key_guessing_is_rate_limited_per_address() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn read_routes_use_the_read_replica_pool_when_given() {
+    // The "replica" is the same database here: what is checked is the routing.
+    let s = Server::start(|a| a.read_database_url = Some(facade_dsn()));
+    let c = client();
+    let key = &fixture().keys.all;
+    let res = c
+        .get(s.url("/api/v1/identity/targets"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let m = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let size = m
+        .lines()
+        .find(|l| {
+            l.starts_with("idgraph_facade_db_pool_connections{pool=\"replica\",state=\"size\"}")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    assert!(size >= 1, "the read went elsewhere: {m}");
+    let r: Value = c
+        .get(s.url("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "ready");
+    // Writes still go to the primary.
+    let res = c
+        .post(s.url("/api/v1/identity/submissions"))
+        .header("X-API-Key", key)
+        .json(
+            &json!({"submission_name": unique("replica"), "source_system": "s", "data_type": "d"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+}
