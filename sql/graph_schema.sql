@@ -29,7 +29,7 @@ CREATE TABLE idgraph.services (
     created_at     timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     last_seen_at   timestamptz NOT NULL DEFAULT now()
-) WITH (fillfactor = 85);  -- room for HOT updates: re-ingests rewrite observation times
+) WITH (fillfactor = 50);  -- room for HOT updates: a re-ingest rewrites every observation time
 COMMENT ON TABLE idgraph.services IS 'Services of the dependency graph; discovered = placeholder created by an edge.';
 
 CREATE TABLE idgraph.edges (
@@ -50,7 +50,7 @@ CREATE TABLE idgraph.edges (
     last_observed_at  timestamptz NOT NULL DEFAULT now(),
     stale             boolean NOT NULL DEFAULT false,
     UNIQUE (source_pk, target_pk, discovery_source)
-) WITH (fillfactor = 85);  -- room for HOT updates: re-ingests rewrite observation times
+) WITH (fillfactor = 50);  -- room for HOT updates: a re-ingest rewrites every observation time
 CREATE INDEX edges_target_idx ON idgraph.edges (target_pk);
 COMMENT ON TABLE idgraph.edges IS
   'Observed dependencies, one row per (source, target, discovery_source); stale edges are kept and skipped unless asked for.';
