@@ -2,6 +2,8 @@
 //! `scripts/test.sh` deployed with sqitch, as superuser or as a login role that is a
 //! member of one of idgraph's roles.
 
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 /// The database under test (`IDGRAPH_TEST_DB`, default `idgraph_test`).
@@ -53,4 +55,18 @@ pub async fn connect_as_member(
         test_db()
     ))
     .await
+}
+
+/// Asserts that `sql` fails with 42501 insufficient_privilege (a test helper: panics
+/// with the statement and the actual outcome otherwise).
+#[allow(clippy::panic)]
+pub async fn denied(c: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) {
+    match c.execute(sql, params).await {
+        Ok(n) => panic!("expected 42501 for `{sql}`, it succeeded ({n} rows)"),
+        Err(e) => assert_eq!(
+            e.code(),
+            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+            "expected 42501 for `{sql}`, got {e:?}"
+        ),
+    }
 }

@@ -4,27 +4,12 @@
 // Test code: a failed unwrap is a failed test, with the error in the panic message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use idgraph_itests::{connect_admin, connect_as_member, test_db};
+use idgraph_itests::{connect_admin, connect_as_member, denied, test_db};
 use serde_json::json;
-use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Client;
 
 /// A login name unique to this test database (roles are cluster-wide).
 fn login(kind: &str) -> String {
     format!("itg_{}_{kind}", test_db())
-}
-
-/// Asserts that `sql` fails with 42501 insufficient_privilege.
-async fn denied(c: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) {
-    match c.execute(sql, params).await {
-        Ok(n) => panic!("expected 42501 for `{sql}`, it succeeded ({n} rows)"),
-        Err(e) => assert_eq!(
-            e.code(),
-            Some(&SqlState::INSUFFICIENT_PRIVILEGE),
-            "expected 42501 for `{sql}`, got {e:?}"
-        ),
-    }
 }
 
 fn doc(root: &str) -> serde_json::Value {

@@ -469,20 +469,14 @@ pub async fn set_availability(
     ApiPath(service): ApiPath<String>,
     ApiJson(body): ApiJson<AvailabilityRequest>,
 ) -> ApiResult<Json<Updated>> {
-    who.require(Scope::GraphWrite)?;
-    state
-        .db
-        .query(
-            Access::Write,
-            &who,
-            "SELECT idgraph.set_availability($1, $2)",
-            &[&service, &body.availability],
-        )
-        .await?;
-    Ok(Json(Updated {
-        service_id: service,
-        updated: true,
-    }))
+    set_service_fraction(
+        &state,
+        &who,
+        "SELECT idgraph.set_availability($1, $2)",
+        service,
+        body.availability,
+    )
+    .await
 }
 
 /// Set a (typically external) service's published SLA.
@@ -497,15 +491,28 @@ pub async fn set_published_sla(
     ApiPath(service): ApiPath<String>,
     ApiJson(body): ApiJson<PublishedSlaRequest>,
 ) -> ApiResult<Json<Updated>> {
+    set_service_fraction(
+        &state,
+        &who,
+        "SELECT idgraph.set_published_sla($1, $2)",
+        service,
+        body.published_sla,
+    )
+    .await
+}
+
+/// The body of the two telemetry setters: one SQL call `(service, fraction)` as a writer.
+async fn set_service_fraction(
+    state: &AppState,
+    who: &crate::auth::Principal,
+    sql: &str,
+    service: String,
+    value: f64,
+) -> ApiResult<Json<Updated>> {
     who.require(Scope::GraphWrite)?;
     state
         .db
-        .query(
-            Access::Write,
-            &who,
-            "SELECT idgraph.set_published_sla($1, $2)",
-            &[&service, &body.published_sla],
-        )
+        .query(Access::Write, who, sql, &[&service, &value])
         .await?;
     Ok(Json(Updated {
         service_id: service,
