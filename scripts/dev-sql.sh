@@ -7,4 +7,4 @@ exec 9>/tmp/idgraph-install.lock
 flock 9
 cd "$(dirname "$0")/../pg_ext"
 cargo pgrx schema pg$PGVER --pg-config "$PG_CONFIG" -o /tmp/idgraph-dev.sql >/dev/null 2>&1
-$SUDO install -m 644 /tmp/idgraph-dev.sql "$($PG_CONFIG --sharedir)/extension/idgraph--0.1.0.sql"
+$SUDO install -m 644 /tmp/idgraph-dev.sql "$($PG_CONFIG --sharedir)/extension/idgraph--$(grep -m1 "^version" ../Cargo.toml | cut -d\" -f2).sql"

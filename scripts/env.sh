@@ -4,10 +4,13 @@
 # cluster through sudo, reaching the postgres role through the same map.
 set -euo pipefail
 export PGVER=15
-export PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
-export PGBIN=/usr/lib/postgresql/$PGVER/bin
-export PGHOST=/var/run/postgresql
-export PGPORT=5432
+# The system install (Debian's). A private install (scripts/private-pg.sh) is chosen by
+# setting PG_CONFIG, PGHOST and PGPORT before sourcing this file.
+export SYSTEM_PG_CONFIG=/usr/lib/postgresql/$PGVER/bin/pg_config
+export PG_CONFIG=${PG_CONFIG:-$SYSTEM_PG_CONFIG}
+export PGBIN=$($PG_CONFIG --bindir)
+export PGHOST=${PGHOST:-/var/run/postgresql}
+export PGPORT=${PGPORT:-5432}
 export PGUSER=postgres
 export IDGRAPH_DB=${IDGRAPH_DB:-idgraph}
 export IDGRAPH_TEST_DB=${IDGRAPH_TEST_DB:-idgraph_test}
