@@ -42,7 +42,8 @@ build_release() { # version commit -> $ROOT/target/upgrade/VERSION/{pkg,sqitch}
   git worktree add -q --detach "$src" "$c"
   (cd "$src/pg_ext" && CARGO_TARGET_DIR=$ROOT/target/upgrade/target \
      cargo pgrx package --debug --pg-config "$SYSTEM_PG_CONFIG" --out-dir "$out/pkg" >/dev/null)
-  cp -a "$src/sqitch" "$out/sqitch"
+  # The plan includes files of sql/ by relative path (../sql/...): keep both.
+  cp -a "$src/sqitch" "$out/sqitch"; cp -a "$src/sql" "$out/sql"
   git worktree remove --force "$src"
   echo "$c" > "$out/built"
 }
@@ -74,6 +75,8 @@ for rel in "${releases[@]}"; do
   done
   [ -z "$empty" ] || fail "the fill left tables of $from empty: $empty"
   ok "release $from deployed by its own sqitch plan, every table filled"
+  # verify_audit() seals, so it runs before the rows are recorded.
+  psql -XAtd upgraded -c "SELECT idgraph.verify_audit()" | grep -qx t || fail "verify_audit() false before the upgrade"
   # What the rows mean, before: per table its columns (as they were), count and digest.
   psql -XAtd upgraded -F $'\t' -c "SELECT c.oid::regclass, string_agg(format('%I::text', a.attname), ', ' ORDER BY a.attnum)
       FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -90,7 +93,6 @@ for rel in "${releases[@]}"; do
   seqs() { psql -XAtd "$1" -c "SELECT c.oid::regclass || ' ' || (pg_sequence_last_value(c.oid))::text FROM pg_class c
              WHERE c.relkind = 'S' AND c.relnamespace IN ('idgraph'::regnamespace, 'idgraph_alloc'::regnamespace) ORDER BY 1"; }
   seqs upgraded > "$SCR/seq-before.txt"
-  psql -XAtd upgraded -c "SELECT idgraph.verify_audit()" | grep -qx t || fail "verify_audit() false before the upgrade"
 
   # 3. The current build, and the DBA's upgrade: sqitch deploy of the current plan.
   scripts/install.sh >/dev/null
@@ -104,8 +106,8 @@ for rel in "${releases[@]}"; do
     || fail "a fresh install's idgraph.releases does not say $current (update sql/releases.sql)"
 
   # 4. Same objects as a fresh install.
-  psql -XAtd upgraded -f tests/upgrade/describe.sql > "$SCR/upgraded.schema"
-  psql -XAtd fresh -f tests/upgrade/describe.sql > "$SCR/fresh.schema"
+  psql -XAtd upgraded -v ON_ERROR_STOP=1 -f tests/upgrade/describe.sql > "$SCR/upgraded.schema"
+  psql -XAtd fresh -v ON_ERROR_STOP=1 -f tests/upgrade/describe.sql > "$SCR/fresh.schema"
   [ -s "$SCR/fresh.schema" ] || fail "describe.sql printed nothing"
   if ! diff -u "$SCR/fresh.schema" "$SCR/upgraded.schema" > "$SCR/schema.diff"; then
     head -100 "$SCR/schema.diff"; fail "the upgraded schema differs from a fresh $current install (- fresh, + upgraded)"

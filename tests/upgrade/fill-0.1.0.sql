@@ -77,8 +77,8 @@ SELECT idgraph.refresh_centrality();
 SELECT idgraph.ingest_graph('{"source": "manual", "edges": [{"source": "gateway", "target": "search"}]}');
 
 -- API keys as the facade stores them (the hash is opaque to the database).
-SELECT * FROM idgraph.api_key_create('upgkey01', 'portal', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
+SELECT * FROM idgraph.api_key_create('00000000000a0001', 'portal', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
   ARRAY['identity:read', 'graph:read'], 'payments');
-SELECT * FROM idgraph.api_key_create('upgkey02', 'sre', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
+SELECT * FROM idgraph.api_key_create('00000000000a0002', 'sre', '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
   ARRAY['graph:write'], NULL, now() + interval '30 days');
-SELECT idgraph.api_key_revoke('upgkey02');
+SELECT idgraph.api_key_revoke('00000000000a0002');
