@@ -54,6 +54,10 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=IDGRAPH_UI_NO_NPM");
     let modules = ui.join("node_modules");
+    // Also when the installed tree goes away (a missing path always reruns the script).
+    for f in VENDOR.iter().chain(&[".package-lock.json"]) {
+        println!("cargo:rerun-if-changed={}", modules.join(f).display());
+    }
     if missing(&modules).is_empty() && !stale(&ui) {
         return;
     }

@@ -88,7 +88,7 @@ Try:
   curl --cacert $RUN_DIR/cert.pem https://localhost:$FACADE_PORT/openapi.json
 
 The demo dependency graph (ops/demo/shop-graph.json, SLOs in ops/demo/shop-slos.json):
-  SELECT * FROM idgraph.dependencies('checkout', 'downstream', 3);      -- traversal (up | down | both)
+  SELECT * FROM idgraph.dependencies('checkout', 'downstream', 3);      -- traversal (downstream | upstream | both)
   SELECT * FROM idgraph.cycles();                                        -- cart <-> pricing
   SELECT idgraph.composite_availability('checkout', 0.999);              -- bound, bottleneck, redundancy group
   SELECT idgraph.check_slo('checkout', 0.9999);                          -- achievable? what each dependency needs
