@@ -207,7 +207,8 @@
       api(`/api/v1/services/${enc(id)}/availability`),
       api('/api/v1/cycles'),
       optional(`/api/v1/services/${enc(id)}/slos`),
-      optional(`/api/v1/services/${enc(id)}/slo-recommendations`),
+      // Optional (the SLO engine's route): whatever it answers besides 200, the box stays hidden.
+      api(`/api/v1/services/${enc(id)}/slo-recommendations`).catch(() => null),
     ]);
     const depthOf = new Map([[id, 0]]);
     for (const d of deps.dependencies) depthOf.set(d.service_id, d.depth);
@@ -417,22 +418,27 @@
       ]));
   }
 
+  // Shown whenever GET …/slo-recommendations answers 200 (hidden on 404 and the like):
+  // the TRD's shape, `recommendations[].tiers.{conservative,balanced,aggressive}`, or a
+  // single `tiers` object. Availability targets are percent over HTTP.
   function showRecommendations(r) {
     const box = $('recommendations');
-    const recs = r && Array.isArray(r.recommendations) ? r.recommendations : [];
-    if (!recs.length) {
+    if (!r) {
       box.hidden = true;
       box.replaceChildren();
       return;
     }
+    const recs = Array.isArray(r.recommendations) ? r.recommendations : r.tiers ? [r] : [];
     const parts = [el('h2', {}, 'Recommended SLO tiers')];
+    if (!recs.length) parts.push(el('p', { class: 'hint' }, r.detail || r.status || 'No recommendation yet.'));
     for (const rec of recs) {
       const tiers = rec.tiers || {};
       parts.push(el('table', { class: 'tiers' },
         el('caption', {}, `${rec.sli_type || ''} ${rec.metric ? '(' + rec.metric + ')' : ''}`),
         el('tbody', {}, ['conservative', 'balanced', 'aggressive'].filter((k) => tiers[k]).map((k) => {
           const x = tiers[k];
-          const target = x.target !== undefined ? `${x.target}%` : x.target_ms !== undefined ? `${x.target_ms} ms` : '—';
+          const asPct = (t) => (t <= 1 ? +(t * 100).toFixed(4) : t);
+          const target = typeof x.target === 'number' ? `${asPct(x.target)}%` : x.target_ms !== undefined ? `${x.target_ms} ms` : '—';
           const p = x.estimated_breach_probability;
           return el('tr', { 'data-tier': k }, el('th', {}, k), el('td', {}, target),
             el('td', {}, p !== undefined ? `breach p ${(p * 100).toFixed(0)}%` : ''));

@@ -183,6 +183,40 @@ test('the explorer draws the demo graph: closure, cycle, bottleneck, SLO', async
   await context.close();
 });
 
+test('the explorer shows SLO recommendation tiers in the TRD shape', async () => {
+  // The recommendations route is the SLO engine's; this pins how the explorer reads the
+  // TRD's answer (percent over HTTP) whatever that route answers here today.
+  const { context, page } = await newPage();
+  await page.route('**/api/v1/services/checkout/slo-recommendations', (route) => route.fulfill({
+    status: 200,
+    contentType: 'application/json',
+    body: JSON.stringify({
+      service_id: 'checkout',
+      recommendations: [{
+        sli_type: 'availability', metric: 'error_rate',
+        tiers: {
+          conservative: { target: 99.5, estimated_breach_probability: 0.02 },
+          balanced: { target: 99.9, estimated_breach_probability: 0.08 },
+          aggressive: { target: 99.95, estimated_breach_probability: 0.18 },
+        },
+        explanation: { summary: 'checkout achieved 99.92% over 30 days.' },
+      }],
+    }),
+  }));
+  await page.goto(`${BASE}/explorer`);
+  await page.fill('#credential', KEY);
+  await page.click('#auth-submit');
+  await page.waitForSelector('#app:not([hidden])');
+  await page.fill('#service-search', ROOT);
+  await page.click(`#service-matches button[data-service="${ROOT}"]`);
+  await page.waitForSelector('#graph[data-ready="true"]');
+  assert.equal(await page.isVisible('#recommendations'), true);
+  const rows = await page.$$eval('#recommendations tr[data-tier]', (trs) =>
+    trs.map((t) => `${t.dataset.tier} ${t.children[1].textContent}`));
+  assert.deepEqual(rows, ['conservative 99.5%', 'balanced 99.9%', 'aggressive 99.95%']);
+  await context.close();
+});
+
 test('/docs renders every route of /openapi.json', async () => {
   const { context, page } = await newPage();
   const res = await page.goto(`${BASE}/docs`);
