@@ -125,6 +125,24 @@
     $('app').hidden = false;
     $('service-search').focus();
     showMatches();
+    fromLink();
+  }
+
+  // A view can be linked: #service=…&direction=…&depth=… (never a credential; whoever
+  // opens the link connects with their own).
+  function fromLink() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const dir = h.get('direction');
+    const depth = h.get('depth');
+    if (dir && [...$('direction').options].some((o) => o.value === dir)) $('direction').value = dir;
+    if (depth && [...$('depth').options].some((o) => o.value === depth)) $('depth').value = depth;
+    const svc = h.get('service');
+    if (svc && byId.has(svc)) pick(svc);
+  }
+
+  function toLink() {
+    const h = new URLSearchParams({ service: current, direction: $('direction').value, depth: $('depth').value });
+    history.replaceState(null, '', '#' + h.toString());
   }
 
   function forget() {
@@ -196,6 +214,7 @@
   async function render() {
     const seq = ++renderSeq;
     const id = current;
+    toLink();
     const direction = $('direction').value;
     const depth = Number($('depth').value);
     $('graph').dataset.ready = 'false';

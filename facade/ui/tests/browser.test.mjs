@@ -180,6 +180,18 @@ test('the explorer draws the demo graph: closure, cycle, bottleneck, SLO', async
   await page.waitForSelector('#graph[data-ready="true"]');
   const up = await page.evaluate(() => window.idgraphExplorer.graph().$('node').map((n) => n.id()).sort());
   assert.ok(up.includes('payments') && up.includes('checkout'), up.join(','));
+  // The view is in the fragment (a link to share), the credential is not.
+  assert.equal(new URL(page.url()).hash, '#service=payment-provider&direction=upstream&depth=3');
+
+  // Opening such a link in a fresh tab: connect, and the linked view is drawn.
+  const other = await context.newPage();
+  await other.goto(`${BASE}/explorer#service=cart&direction=downstream&depth=1`);
+  await other.fill('#credential', KEY);
+  await other.click('#auth-submit');
+  await other.waitForFunction(() => document.getElementById('graph-title').textContent.startsWith('cart'));
+  await other.waitForSelector('#graph[data-ready="true"]');
+  const linked = await other.evaluate(() => window.idgraphExplorer.graph().$('node').map((n) => n.id()).sort());
+  assert.deepEqual(linked, [...closure(demo, 'cart', 1)].sort());
   await context.close();
 });
 
