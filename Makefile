@@ -7,7 +7,7 @@ SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade facade-stop bench-facade
+	      test-facade test-ops facade-stop bench-facade
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test-integration: ## Rust integration tests against the real database
 
 test-facade: ## HTTPS facade: Rust tests over real HTTPS + schemathesis contract run
 	@scripts/test.sh $(TEST_DB) facade
+
+test-ops: ## alert rules (promtool check + test), a real Prometheus scraping the facade, the dashboard check
+	@scripts/test.sh $(TEST_DB) ops
 
 facade-stop: ## stop the facade `make run` started
 	@if [ -f target/facade-run/facade.pid ]; then kill -TERM $$(cat target/facade-run/facade.pid) 2>/dev/null || true; rm -f target/facade-run/facade.pid; fi
