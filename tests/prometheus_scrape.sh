@@ -49,7 +49,21 @@ CREATE SCHEMA ops_t;
 CREATE TABLE ops_t.tbl_sites (site_id serial PRIMARY KEY);
 GRANT USAGE ON SCHEMA ops_t TO idgraph_reader;
 SELECT idgraph.register_target('ops_t.tbl_sites', 'site_id');
+-- Until the SLO engine's table is installed: a stand-in with the columns the facade reads
+-- (idgraph_slo_recommendations_pending is exported only while such a table is readable).
+DO \$\$ BEGIN
+  IF to_regclass('idgraph.slo_recommendations') IS NULL THEN
+    CREATE TABLE idgraph.slo_recommendations (status text, decision text, expires_at timestamptz);
+    GRANT SELECT ON idgraph.slo_recommendations TO idgraph_reader;
+    INSERT INTO idgraph.slo_recommendations VALUES
+      ('active', NULL, now() + interval '1 day'), ('active', NULL, now() + interval '1 day'),
+      ('active', 'accepted', now() + interval '1 day'), ('active', NULL, now() - interval '1 hour'),
+      ('superseded', NULL, now() + interval '1 day');
+  END IF;
+END \$\$;
 SQL
+SLO_PENDING=$(psql -Atd "$DB" -c "SELECT count(*) FROM idgraph.slo_recommendations
+  WHERE status = 'active' AND decision IS NULL AND expires_at > now()")
 KEY=$(DATABASE_URL="host=$PGHOST user=postgres dbname=$DB" \
       "$BIN" keys create --name scrape --scopes identity:write,graph:write --team ops)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -165,6 +179,7 @@ checks=(
   'sum(http_requests_total{status=~"4.."}) >= bool 6=1'
   'process_resident_memory_bytes > bool 1e6=1'
   'sum(idgraph_facade_graph_ingests_total{source="manual"})=1'
+  "idgraph_slo_recommendations_pending=$SLO_PENDING"
 )
 for _ in $(seq 40); do
   wrong=()

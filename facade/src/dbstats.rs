@@ -36,6 +36,14 @@ SELECT
   (SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_catalog.pg_stat_user_tables
     WHERE relid = pg_catalog.to_regclass('idgraph.audit_seals')) AS audit_seals";
 
+// The SLO engine's recommendations waiting for a decision, when its table is there and
+// readable (it comes with a later release than the facade's first; readers may SELECT it).
+const SLO_READABLE: &str = "\
+SELECT coalesce(pg_catalog.has_table_privilege(pg_catalog.to_regclass('idgraph.slo_recommendations'), 'SELECT'), false)";
+const SLO_PENDING: &str = "\
+SELECT count(*) FROM idgraph.slo_recommendations
+ WHERE status = 'active' AND decision IS NULL AND expires_at > now()";
+
 // Replay lag, 0 on a primary and when everything received is replayed (an idle primary
 // sends nothing, and the age of the last replayed commit alone would then grow forever).
 const REPLICA_LAG: &str = "\
@@ -82,7 +90,7 @@ async fn lag(pool: &Pool) -> Result<f64, String> {
 
 async fn read_primary(pool: &Pool, g: &DbGauges) -> Result<(), String> {
     let mut client = pool.get().await.map_err(|e| e.to_string())?;
-    let tx = client.transaction().await.map_err(|e| e.to_string())?;
+    let mut tx = client.transaction().await.map_err(|e| e.to_string())?;
     let budget_ms = BUDGET.as_millis().to_string();
     tx.execute(
         "SELECT pg_catalog.set_config('statement_timeout', $1, true), \
@@ -100,7 +108,38 @@ async fn read_primary(pool: &Pool, g: &DbGauges) -> Result<(), String> {
         .query_one(REPLICA_LAG, &[])
         .await
         .map_err(|e| e.to_string())?;
+    let slo: Option<i64> = if tx
+        .query_one(SLO_READABLE, &[])
+        .await
+        .map_err(|e| e.to_string())?
+        .try_get(0)
+        .map_err(|e| e.to_string())?
+    {
+        // In a savepoint: a table of another shape must not fail the whole read.
+        let sp = tx.savepoint("slo").await.map_err(|e| e.to_string())?;
+        let n = match sp.query_one(SLO_PENDING, &[]).await {
+            Ok(r) => r.try_get(0).ok(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot count pending SLO recommendations");
+                None
+            }
+        };
+        if n.is_some() {
+            sp.commit().await.map_err(|e| e.to_string())?;
+        } else {
+            sp.rollback().await.map_err(|e| e.to_string())?;
+        }
+        n
+    } else {
+        None
+    };
     tx.commit().await.map_err(|e| e.to_string())?;
+    match slo {
+        Some(n) => g.slo_recommendations_pending.with_label_values(&[]).set(n),
+        None => {
+            let _ = g.slo_recommendations_pending.remove_label_values(&[]);
+        }
+    }
     let get_f = |i: usize| row.try_get::<_, f64>(i).map_err(|e| e.to_string());
     let get_i = |i: usize| row.try_get::<_, i64>(i).map_err(|e| e.to_string());
     let submissions: serde_json::Value = row.try_get(0).map_err(|e| e.to_string())?;

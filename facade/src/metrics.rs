@@ -58,6 +58,9 @@ pub struct DbGauges {
     pub audit_rows: IntCounter,
     pub audit_seals: IntCounter,
     pub replica_lag: GaugeVec,
+    /// Exported only while the SLO engine's table is there (no labels: a vector, so that
+    /// it can be absent rather than a misleading 0).
+    pub slo_recommendations_pending: IntGaugeVec,
     /// When the database was last read (see `dbstats::refresh`); also serializes scrapes.
     pub refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -281,7 +284,14 @@ impl DbGauges {
         for c in [&up, &centrality_stale] {
             reg(r, c)?;
         }
-        for c in [&submissions, &active, &cycles] {
+        let slo_recommendations_pending = IntGaugeVec::new(
+            Opts::new(
+                "idgraph_slo_recommendations_pending",
+                "SLO recommendations waiting for a decision (active, undecided, not expired)",
+            ),
+            &[],
+        )?;
+        for c in [&submissions, &active, &cycles, &slo_recommendations_pending] {
             reg(r, c)?;
         }
         reg(r, &oldest_pending)?;
@@ -307,6 +317,7 @@ impl DbGauges {
             audit_rows,
             audit_seals,
             replica_lag,
+            slo_recommendations_pending,
             refreshed: tokio::sync::Mutex::new(None),
         })
     }

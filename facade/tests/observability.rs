@@ -281,6 +281,19 @@ async fn metrics_have_the_seed_names_and_the_database_state() {
     ] {
         assert!(m.contains(want), "{want:?} missing from metrics:\n{m}");
     }
+    let slo_table: bool = c
+        .query_one(
+            "SELECT to_regclass('idgraph.slo_recommendations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        m.contains("\nidgraph_slo_recommendations_pending "),
+        slo_table,
+        "exported exactly when the SLO engine's table is there"
+    );
     let slots = m
         .lines()
         .filter(|l| l.starts_with("identity_active_submissions{"))
