@@ -7,7 +7,7 @@ SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade test-ops facade-stop bench-facade
+	      test-facade facade-stop bench-facade
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ test-integration: ## Rust integration tests against the real database
 test-facade: ## HTTPS facade: Rust tests over real HTTPS + schemathesis contract run
 	@scripts/test.sh $(TEST_DB) facade
 
+.PHONY: test-ops
 test-ops: ## alert rules (promtool check + test), a real Prometheus scraping the facade, the dashboard check
 	@scripts/test.sh $(TEST_DB) ops
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS="build-essential pkg-config libssl-dev postgresql-15 postgresql-server-dev-15 libclang-dev clang
  sudo sqitch libdbd-pg-perl postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl docker-compose
- openssl curl python3-venv jq"
+ openssl curl python3-venv"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -14,9 +14,9 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
-# Stage ops: a real Prometheus, promtool and the PostgreSQL exporter. Without recommends:
+# Stage ops: a real Prometheus, promtool, the PostgreSQL exporter, jq. Without recommends:
 # prometheus recommends a node exporter nothing here uses.
-OPS_PKGS="prometheus prometheus-postgres-exporter"
+OPS_PKGS="prometheus prometheus-postgres-exporter jq"
 missing=""
 for p in $OPS_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -340,7 +340,10 @@ impl DbGauges {
     /// Mirrors a cumulative count read from the database into a counter; a smaller value
     /// (statistics reset) restarts the counter, which Prometheus reads as a reset.
     pub fn mirror(counter: &IntCounter, value: i64) {
-        let value = u64::try_from(value).unwrap_or(0);
+        // n_tup_ins is never negative; were it, the counter is left as it is.
+        let Ok(value) = u64::try_from(value) else {
+            return;
+        };
         let have = counter.get();
         if value < have {
             counter.reset();
