@@ -44,6 +44,9 @@ ui: facade/ui/node_modules/.package-lock.json ## npm ci the pages' packages (cyt
 # The same rule facade/build.rs applies: install when the tree is older than the lockfile.
 facade/ui/node_modules/.package-lock.json: facade/ui/package-lock.json facade/ui/package.json
 	cd facade/ui && npm ci --no-audit --no-fund --ignore-scripts
+.PHONY: test-ops
+test-ops: ## alert rules (promtool check + test), a real Prometheus scraping the facade, the dashboard check
+	@scripts/test.sh $(TEST_DB) ops
 
 facade-stop: ## stop the facade `make run` started
 	@if [ -f target/facade-run/facade.pid ]; then kill -TERM $$(cat target/facade-run/facade.pid) 2>/dev/null || true; rm -f target/facade-run/facade.pid; fi

@@ -4,6 +4,9 @@
 //! Every call tells the SQL layer who is acting: `idgraph.set_principal(principal, team)`
 //! runs on the pooled session right before the call, pipelined with it (one round trip).
 //! They are set before every call, so a value left by a previous request never leaks.
+//! So is `application_name`: `idgraph-facade trace=<trace id>` during a request (see
+//! `trace.rs`), so that a statement in `pg_stat_activity` or in the server log (`%a` in
+//! `log_line_prefix`) names the request it runs for.
 
 use std::time::Duration;
 
@@ -24,8 +27,11 @@ pub struct Db {
 }
 
 // The principal door: only the facade's role may execute it (sqitch `grants_doors`), and
-// what it sets lives in the backend, out of reach of any SET.
-const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2)";
+// what it sets lives in the backend, out of reach of any SET. application_name carries
+// the request's trace id.
+const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2), \
+     pg_catalog.set_config('application_name', $3, false)";
+const SET_APPLICATION_NAME: &str = "SELECT pg_catalog.set_config('application_name', $1, false)";
 
 pub fn make_pool(url: &str, size: usize, wait: Duration) -> anyhow_like::Result<Pool> {
     let pg: tokio_postgres::Config = url
@@ -110,6 +116,16 @@ impl Db {
         Ok(pool.get().await?)
     }
 
+    /// Runs one statement without an actor on `pool`, labelled with the current trace.
+    pub async fn query_on(
+        pool: &Pool,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> ApiResult<Vec<Row>> {
+        let client = pool.get().await?;
+        plain(&client, sql, params).await
+    }
+
     /// Runs one statement as `who` and returns its rows.
     pub async fn query(
         &self,
@@ -122,7 +138,8 @@ impl Db {
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
         let team: Option<&str> = who.team.as_deref();
-        let actor: [&(dyn ToSql + Sync); 2] = [&who.subject, &team];
+        let app = crate::trace::application_name();
+        let actor: [&(dyn ToSql + Sync); 3] = [&who.subject, &team, &app];
         // Pipelined: both are sent before the first answer is awaited.
         let (_, rows) = tokio::try_join!(client.query(&set, &actor), client.query(&stmt, params))?;
         Ok(rows)
@@ -152,7 +169,15 @@ impl Db {
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
         let client = self.client(Access::Write).await?;
-        let stmt = client.prepare_cached(sql).await?;
-        Ok(client.query(&stmt, params).await?)
+        plain(&client, sql, params).await
     }
+}
+
+async fn plain(client: &Object, sql: &str, params: &[&(dyn ToSql + Sync)]) -> ApiResult<Vec<Row>> {
+    let set = client.prepare_cached(SET_APPLICATION_NAME).await?;
+    let stmt = client.prepare_cached(sql).await?;
+    let app = crate::trace::application_name();
+    let app: [&(dyn ToSql + Sync); 1] = [&app];
+    let (_, rows) = tokio::try_join!(client.query(&set, &app), client.query(&stmt, params))?;
+    Ok(rows)
 }

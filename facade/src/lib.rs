@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dbstats;
 pub mod extract;
 pub mod keys;
 pub mod metrics;
@@ -17,3 +18,4 @@ pub mod ratelimit;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod trace;

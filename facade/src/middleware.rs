@@ -1,7 +1,10 @@
 //! All middleware, in one place. Layer order, outermost first (see `routes::router`):
 //!
 //! 1. `request_context` — request id (honours a sane incoming `X-Request-Id`, else a new
-//!    UUID; returned on every response), tracing span with the matched route, access
+//!    UUID; returned on every response), W3C trace context (a valid `traceparent` is
+//!    continued, else a trace starts; the facade's `traceparent` is on every response
+//!    and the trace id in the span, so in every log line, and in the database session's
+//!    `application_name`), tracing span with the matched route, access
 //!    log, request metrics, security headers (HSTS), and the problem normalizer: any
 //!    error response that is not yet problem+json (405 from the router, 413 from the
 //!    body limit, …) becomes one, and every problem gets `instance` and `request_id`.
@@ -29,6 +32,7 @@ use crate::auth::{authenticate, claimed_principal, presented_key, AuthOutcome};
 use crate::problem::{ApiError, ProblemMarker, PROBLEM_JSON};
 use crate::ratelimit::{route_cost, Decision};
 use crate::state::AppState;
+use crate::trace::{TraceContext, TRACEPARENT};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const RL_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -65,9 +69,11 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     let method = req.method().as_str().to_owned();
     let route = route_of(&req);
     let path = req.uri().path().to_owned();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let trace = TraceContext::from_headers(req.headers());
+    let traceparent = trace.header_value();
+    let span = tracing::info_span!("request", request_id = %request_id, trace_id = %trace.trace_id,
+        method = %method, route = %route);
+    let mut res = trace.scope(next.run(req)).instrument(span.clone()).await;
 
     let status = res.status();
     if status.is_client_error() || status.is_server_error() {
@@ -76,6 +82,9 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(REQUEST_ID, v);
+    }
+    if let Some(v) = traceparent {
+        h.insert(TRACEPARENT, v);
     }
     if !state.hsts.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&state.hsts) {
@@ -89,14 +98,9 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 
     let elapsed = started.elapsed();
-    let status_s = status.as_u16().to_string();
-    let labels = [method.as_str(), route.as_str(), status_s.as_str()];
-    state.metrics.requests.with_label_values(&labels).inc();
     state
         .metrics
-        .latency
-        .with_label_values(&labels)
-        .observe(elapsed.as_secs_f64());
+        .observe_request(&method, &route, status.as_u16(), elapsed.as_secs_f64());
     let principal = res
         .extensions()
         .get::<ServedTo>()

@@ -82,12 +82,15 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
     } else {
         format!("max-age={}; includeSubDomains", args.hsts_max_age)
     };
+    let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+    let routes = crate::metrics::documented_routes();
+    metrics.init_routes(routes.iter().map(|(m, p)| (m.as_str(), p.as_str())));
     Ok(AppState(Arc::new(Inner {
         db: Db::new(primary, replica),
         keys: KeyVerifier::new(Duration::from_secs(args.key_cache_ttl_secs)),
         jwt,
         limiter: RateLimiter::new(args.rate_limit_burst, args.rate_limit_per_sec),
-        metrics: Metrics::new().map_err(|e| format!("metrics: {e}"))?,
+        metrics,
         owners: OwnerCache::default(),
         max_batch: args.max_batch,
         hsts,

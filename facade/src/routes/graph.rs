@@ -354,6 +354,11 @@ pub async fn ingest(
             &[&doc],
         )
         .await?;
+    let source = doc
+        .get("source")
+        .and_then(|v| v.as_str())
+        .unwrap_or("unknown");
+    state.metrics.ingests.with_label_values(&[source]).inc();
     Ok(Json(json_of(&row)?))
 }
 

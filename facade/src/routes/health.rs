@@ -41,8 +41,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
     let check = async {
         state.db.query_plain("SELECT 1", &[]).await?;
         if let Some(r) = state.db.replica() {
-            let c = r.get().await?;
-            c.simple_query("SELECT 1").await?;
+            crate::db::Db::query_on(r, "SELECT 1", &[]).await?;
         }
         Ok::<_, ApiError>(())
     };
@@ -63,6 +62,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::dbstats::refresh(&state).await;
     state
         .metrics
         .set_pool("primary", state.db.primary().status());
