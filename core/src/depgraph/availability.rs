@@ -201,6 +201,33 @@ pub fn composite(
     Ok(composite_at(g, start, target, opts, None))
 }
 
+/// [`composite`] with one service's availability replaced by `what_if` (a what-if run,
+/// e.g. a counterfactual with a dependency one nine better).
+pub fn composite_what_if(
+    g: &Graph,
+    service: &str,
+    target: Option<f64>,
+    opts: &AvailabilityOptions,
+    what_if: (&str, f64),
+) -> Result<Composite, GraphError> {
+    let start = g.lookup(service)?;
+    let changed = g.lookup(what_if.0)?;
+    check_fraction(target)?;
+    if !(0.0..=1.0).contains(&what_if.1) {
+        return Err(GraphError::Invalid(format!(
+            "what-if availability must be a fraction between 0 and 1, got {}",
+            what_if.1
+        )));
+    }
+    Ok(composite_at(
+        g,
+        start,
+        target,
+        opts,
+        Some((changed, what_if.1)),
+    ))
+}
+
 fn check_fraction(target: Option<f64>) -> Result<(), GraphError> {
     match target {
         Some(t) if !(t > 0.0 && t < 1.0) => Err(GraphError::Invalid(format!(
