@@ -28,9 +28,10 @@ SELECT count(*) FILTER (WHERE service_id = 'checkout') AS pre_checkout,
        count(*) FILTER (WHERE service_id IN ('checkout', 'gateway')) AS pre_cg,
        count(*) FILTER (WHERE service_id = 'orders') AS pre_orders
   FROM idgraph.slo_audit_log \gset
-SELECT is(idgraph.set_slo('checkout', 0.997, 300, 800, 'first cut', 'alice') - 'updated_at',
+SELECT is(idgraph.set_slo('checkout', 0.997, 300, 800, 'first cut', 'alice') - ARRAY['updated_at', 'slo_id', 'activated_at'],
           '{"service_id": "checkout", "availability_target": 0.997, "latency_p95_ms": 300, "latency_p99_ms": 800,
-            "set_by": "alice", "rationale": "first cut"}'::jsonb,
+            "set_by": "alice", "rationale": "first cut", "source": "manual", "recommendation_id": null,
+            "selected_tier": null}'::jsonb,
           'set_slo returns the active SLO');
 SELECT lives_ok($$SELECT idgraph.set_slo('checkout', 0.998, 250, 700, 'Q4 review', 'bob')$$, 'set_slo again (a change)');
 SELECT lives_ok($$SELECT idgraph.set_slo('gateway', 0.99)$$, 'set_slo with only an availability target');

@@ -45,8 +45,8 @@
 //! **Counterfactuals**: the balanced target recomputed with the bottleneck dependency
 //! one nine better (1 − (1 − a)/10) and one nine worse (1 − 10·(1 − a)).
 //!
-//! **Confidence** = completeness × the composite's confidence × 0.7 on a cold start,
-//! at most 0.3 when an archetype was used.
+//! **Confidence** (per recommendation, and their minimum overall) = completeness × the
+//! composite's confidence × 0.7 on a cold start, at most 0.3 when an archetype was used.
 
 use serde_json::{json, Value};
 
@@ -440,23 +440,38 @@ pub fn recommend(input: &RecommendInput) -> Value {
     let mut lat: Vec<f64> = input.windows.iter().filter_map(|w| w.p99_ms).collect();
     lat.sort_by(f64::total_cmp);
 
-    let mut recs = Vec::new();
-    let mut archetype_used = false;
-    if input.sli_type.availability() {
-        let from_history = avail.len() >= min_windows;
-        archetype_used |= !from_history;
-        recs.push(availability(input, &q, &avail, from_history));
-    }
-    if input.sli_type.latency() {
-        let from_history = lat.len() >= min_windows;
-        archetype_used |= !from_history;
-        recs.push(latency(input, &q, &lat, from_history));
-    }
     let cold = input.lookback.data_days < COLD_START_DAYS;
-    let mut confidence = q.completeness * input.deps.confidence * if cold { 0.7 } else { 1.0 };
-    if archetype_used {
-        confidence = confidence.min(0.3);
+    let base_confidence = q.completeness * input.deps.confidence * if cold { 0.7 } else { 1.0 };
+    let mut recs = Vec::new();
+    // (type, windows with a value) of the types that fell back to the archetype
+    let mut thin: Vec<(&str, usize)> = Vec::new();
+    let mut confidence: f64 = 1.0;
+    for (wanted, name, n) in [
+        (input.sli_type.availability(), "availability", avail.len()),
+        (input.sli_type.latency(), "latency", lat.len()),
+    ] {
+        if !wanted {
+            continue;
+        }
+        let from_history = n >= min_windows;
+        let c = if from_history {
+            base_confidence
+        } else {
+            thin.push((name, n));
+            base_confidence.min(0.3)
+        };
+        confidence = confidence.min(c);
+        let mut rec = if name == "availability" {
+            availability(input, &q, &avail, from_history)
+        } else {
+            latency(input, &q, &lat, from_history)
+        };
+        if let Value::Object(m) = &mut rec {
+            m.insert("confidence".into(), json!(round_to(c, 4)));
+        }
+        recs.push(rec);
     }
+    let archetype_used = !thin.is_empty();
     let days_of_data = input.lookback.data_days.min(f64::from(input.lookback.days));
     let window_name = if input.window_secs == 3600 {
         "1h"
@@ -464,9 +479,13 @@ pub fn recommend(input: &RecommendInput) -> Value {
         "1d"
     };
     let note = if archetype_used {
+        let what: Vec<String> = thin
+            .iter()
+            .map(|(t, n)| format!("{t} ({n} {window_name} windows with values)"))
+            .collect();
         format!(
-            "Insufficient data: {} {window_name} windows over {} days (at least {MIN_HISTORY_DAYS} days' worth needed); targets use the {} archetype baseline. Low confidence; re-evaluated as data accumulates.",
-            input.windows.len(), round_to(days_of_data, 1), input.archetype.name().replace('_', " ")
+            "Insufficient data for {} over {} days (at least {MIN_HISTORY_DAYS} days' worth of windows needed): the {} archetype baseline is used. Low confidence; re-evaluated as data accumulates.",
+            what.join(" and "), round_to(days_of_data, 1), input.archetype.name().replace('_', " ")
         )
     } else if cold {
         format!(

@@ -3,3 +3,4 @@
 pub mod centrality;
 pub mod graph;
 pub mod identity;
+pub mod slo;
