@@ -52,7 +52,9 @@ use serde_json::{json, Value};
 
 use super::stats::{bootstrap_quantiles, quantile, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
 use super::time::format_rfc3339;
-use crate::depgraph::{composite, composite_what_if, AvailabilityOptions, Graph, GraphError};
+use crate::depgraph::{
+    composite, dependency_bound_what_if, AvailabilityOptions, Graph, GraphError,
+};
 
 /// Minutes of an average month: 365.25 / 12 = 30.4375 days × 1,440.
 pub const AVERAGE_MONTH_MINUTES: f64 = 43_830.0;
@@ -260,16 +262,19 @@ impl DependencyView {
             .map(|d| (d.service_id.clone(), d.availability));
         let mut counterfactuals = Vec::new();
         if let Some((b, a)) = &bottleneck {
-            for (change, better) in [("one nine better", true), ("one nine worse", false)] {
-                let a2 = one_nine(*a, better);
-                if a2 == *a {
-                    continue;
-                }
-                let w = composite_what_if(g, service, None, opts, (b, a2))?;
+            let changes: Vec<(&'static str, f64)> =
+                [("one nine better", true), ("one nine worse", false)]
+                    .into_iter()
+                    .map(|(change, better)| (change, one_nine(*a, better)))
+                    .filter(|(_, a2)| a2 != a)
+                    .collect();
+            let values: Vec<f64> = changes.iter().map(|c| c.1).collect();
+            let bounds = dependency_bound_what_if(g, service, opts, b, &values)?;
+            for ((change, a2), bound) in changes.into_iter().zip(bounds) {
                 counterfactuals.push(Counterfactual {
                     change,
                     availability: a2,
-                    bound: ratio(w.composite_availability, w.self_availability),
+                    bound,
                 });
             }
         }
