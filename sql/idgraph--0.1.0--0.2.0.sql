@@ -966,6 +966,12 @@ $$;
 COMMENT ON FUNCTION idgraph.slo_dashboard(text) IS
   'FR-12: one dashboard view as a JSON array (as of the last idgraph.refresh_slo_dashboard()): coverage, error_budget_health or recommendation_quality. Example: SELECT idgraph.slo_dashboard(''coverage'');';
 
+-- SLOs carried from 0.1.0 were activated when last set (the graph version is not bumped:
+-- nothing about the graph changed).
+ALTER TABLE idgraph.slos DISABLE TRIGGER slos_bump_version;
+UPDATE idgraph.slos SET activated_at = updated_at;
+ALTER TABLE idgraph.slos ENABLE TRIGGER slos_bump_version;
+
 -- pg_ext/src/api/slo.rs (as cargo pgrx schema generates them)
 -- pg_ext/src/api/slo.rs:47
 -- idgraph::api::slo::record_sli
