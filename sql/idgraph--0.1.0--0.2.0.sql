@@ -43,6 +43,27 @@ BEGIN
 END
 $$;
 
+-- pg_ext/src/api/slo.rs (as cargo pgrx schema generates them; sql/slo.sql comments them)
+-- pg_ext/src/api/slo.rs:47
+-- idgraph::api::slo::record_sli
+CREATE  FUNCTION "record_sli"(
+	"p_doc" jsonb /* JsonB */
+) RETURNS jsonb /* JsonB */
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'record_sli_wrapper';
+
+-- pg_ext/src/api/slo.rs:186
+-- idgraph::api::slo::_slo_compute
+CREATE  FUNCTION "_slo_compute"(
+	"p_service" TEXT, /* & str */
+	"p_sli_type" TEXT, /* & str */
+	"p_lookback_days" INT /* i32 */
+) RETURNS jsonb /* JsonB */
+STRICT STABLE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_slo_compute_wrapper';
+
 -- sql/slo.sql
 -- idgraph: the SLO engine (TRD FR-2, FR-5, FR-6, FR-10, FR-11, FR-12). The math runs in
 -- Rust (idgraph-core's slo module, through idgraph._slo_compute and idgraph.record_sli);
@@ -966,32 +987,18 @@ $$;
 COMMENT ON FUNCTION idgraph.slo_dashboard(text) IS
   'FR-12: one dashboard view as a JSON array (as of the last idgraph.refresh_slo_dashboard()): coverage, error_budget_health or recommendation_quality. Example: SELECT idgraph.slo_dashboard(''coverage'');';
 
+-- ---------------------------------------------------------------------------------------
+-- The Rust functions (pg_ext/src/api/slo.rs)
+COMMENT ON FUNCTION idgraph.record_sli(jsonb) IS
+$c$FR-6: records SLI aggregates, many services and windows per call: {"source": "...", "windows": [{"service_id", "window": "1h"|"1d", "start": RFC 3339 (1h on the hour, 1d at midnight UTC, not in the future), "good_events", "total_events" (both or neither, good <= total), "latency_p50_ms", "latency_p95_ms", "latency_p99_ms" (non-decreasing)}]} (at most 200,000 windows). Idempotent per (service, window, start): the later write wins; the last occurrence in a document wins. Validated first: every offending element named with its path in the DETAIL (unknown services too), 22023, nothing written. Returns {received, services, inserted, updated, unchanged}. Writers only. Example: SELECT idgraph.record_sli('{"windows": [{"service_id": "checkout", "window": "1h", "start": "2026-11-24T10:00:00Z", "good_events": 99950, "total_events": 100000, "latency_p99_ms": 190}]}');$c$;
+COMMENT ON FUNCTION idgraph._slo_compute(text, text, integer) IS
+  'Internal: computes an FR-2 recommendation body from the SLI history and the dependency graph (called by idgraph.slo_recommendations, which stores and caches it).';
+
 -- SLOs carried from 0.1.0 were activated when last set (the graph version is not bumped:
 -- nothing about the graph changed).
 ALTER TABLE idgraph.slos DISABLE TRIGGER slos_bump_version;
 UPDATE idgraph.slos SET activated_at = updated_at;
 ALTER TABLE idgraph.slos ENABLE TRIGGER slos_bump_version;
-
--- pg_ext/src/api/slo.rs (as cargo pgrx schema generates them)
--- pg_ext/src/api/slo.rs:47
--- idgraph::api::slo::record_sli
-CREATE  FUNCTION "record_sli"(
-	"p_doc" jsonb /* JsonB */
-) RETURNS jsonb /* JsonB */
-STRICT VOLATILE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'record_sli_wrapper';
-
--- pg_ext/src/api/slo.rs:186
--- idgraph::api::slo::_slo_compute
-CREATE  FUNCTION "_slo_compute"(
-	"p_service" TEXT, /* & str */
-	"p_sli_type" TEXT, /* & str */
-	"p_lookback_days" INT /* i32 */
-) RETURNS jsonb /* JsonB */
-STRICT STABLE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', '_slo_compute_wrapper';
 
 -- sql/finalize.sql: nothing new is usable by PUBLIC until sqitch grants_slo grants it.
 REVOKE ALL ON FUNCTION

@@ -38,7 +38,12 @@ extension_sql_file!(
 extension_sql_file!(
     "../../sql/slo.sql",
     name = "slo",
-    requires = ["graph_schema", "graph"]
+    requires = [
+        "graph_schema",
+        "graph",
+        api::slo::record_sli,
+        api::slo::_slo_compute
+    ]
 );
 // API keys and whatever else the HTTPS facade keeps in the database.
 extension_sql_file!(
