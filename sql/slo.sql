@@ -94,15 +94,15 @@ SELECT pg_catalog.pg_extension_config_dump('idgraph.slo_recommendations', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.slo_auto_approval_rules', '');
 
 -- ---------------------------------------------------------------------------------------
--- Who acted. >>> THE ONE PLACE TO CHANGE when the facade-principal door lands <<<
--- (the authenticated HTTP principal): until then the session user, never a client-supplied
--- value.
+-- Who acted in SLO decisions: the one place the SLO engine asks. idgraph._actor() is the
+-- principal the facade authenticated (idgraph.set_principal) or the session user, never a
+-- client-supplied value.
 CREATE FUNCTION idgraph._slo_actor() RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT session_user::text $$;
+AS $$ SELECT idgraph._actor() $$;
 COMMENT ON FUNCTION idgraph._slo_actor() IS
-  'Internal: the actor of SLO decisions (session_user; the single function to switch to the authenticated facade principal).';
+  'Internal: the actor of SLO decisions (idgraph._actor(): the authenticated facade principal, else the session user).';
 
 -- ---------------------------------------------------------------------------------------
 -- SLI history (FR-6)
@@ -586,7 +586,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION idgraph.slo_decide(text, uuid, text, text, jsonb, text) IS
-$c$FR-5: accept, modify or reject a stored recommendation. accept: the tier's targets (default tier balanced; availability target + latency p99 ms) become the active SLO, source recommendation_accepted. modify: the tier's targets overridden by p_modifications {"availability_target": 0.9995 (a fraction), "latency_p99_target_ms": 600, "latency_p95_target_ms": 300}, source recommendation_modified, modification_delta {field: {recommended, selected, delta}}. reject: p_rationale required, the active SLO is unchanged, the recommendation's decision becomes rejected. Every decision is audited in idgraph.slo_audit_log with the previous state, actor (idgraph._slo_actor(): the session user) and rationale; idgraph.set_slo / idgraph.slo share the same tables (source manual). A superseded or expired recommendation -> 55000; unknown service or a recommendation of another service -> P0002; bad action, tier or modifications -> 22023.
+$c$FR-5: accept, modify or reject a stored recommendation. accept: the tier's targets (default tier balanced; availability target + latency p99 ms) become the active SLO, source recommendation_accepted. modify: the tier's targets overridden by p_modifications {"availability_target": 0.9995 (a fraction), "latency_p99_target_ms": 600, "latency_p95_target_ms": 300}, source recommendation_modified, modification_delta {field: {recommended, selected, delta}}. reject: p_rationale required, the active SLO is unchanged, the recommendation's decision becomes rejected. Every decision is audited in idgraph.slo_audit_log with the previous state, actor (idgraph._actor(): the principal the facade authenticated, else the session user) and rationale; idgraph.set_slo / idgraph.slo share the same tables (source manual). A superseded or expired recommendation -> 55000; unknown service or a recommendation of another service -> P0002; bad action, tier or modifications -> 22023.
 Example: SELECT idgraph.slo_decide('checkout', 'b2c1...'::uuid, 'modify', 'balanced', '{"availability_target": 0.9995}', 'payment fallback next sprint');$c$;
 
 -- ---------------------------------------------------------------------------------------
@@ -923,6 +923,6 @@ COMMENT ON FUNCTION idgraph.slo_dashboard(text) IS
 -- ---------------------------------------------------------------------------------------
 -- The Rust functions (pg_ext/src/api/slo.rs)
 COMMENT ON FUNCTION idgraph.record_sli(jsonb) IS
-$c$FR-6: records SLI aggregates, many services and windows per call: {"source": "...", "windows": [{"service_id", "window": "1h"|"1d", "start": RFC 3339 (1h on the hour, 1d at midnight UTC, not in the future), "good_events", "total_events" (both or neither, good <= total), "latency_p50_ms", "latency_p95_ms", "latency_p99_ms" (non-decreasing)}]} (at most 200,000 windows). Idempotent per (service, window, start): the later write wins; the last occurrence in a document wins. Validated first: every offending element named with its path in the DETAIL (unknown services too), 22023, nothing written. Returns {received, services, inserted, updated, unchanged}. Writers only. Example: SELECT idgraph.record_sli('{"windows": [{"service_id": "checkout", "window": "1h", "start": "2026-11-24T10:00:00Z", "good_events": 99950, "total_events": 100000, "latency_p99_ms": 190}]}');$c$;
+$c$FR-6: records SLI aggregates, many services and windows per call: {"source": "...", "windows": [{"service_id", "window": "1h"|"1d", "start": RFC 3339 (1h on the hour, 1d at midnight UTC, not in the future), "good_events", "total_events" (both or neither, good <= total), "latency_p50_ms", "latency_p95_ms", "latency_p99_ms" (non-decreasing)}]} (at most 200,000 windows). Idempotent per (service, window, start): the later write wins; the last occurrence in a document wins. Validated first: every offending element named with its path in the DETAIL (unknown services too), 22023, nothing written. Returns {received, services, inserted, updated, unchanged}. SECURITY DEFINER, the one door for SLI writes; writers only. Example: SELECT idgraph.record_sli('{"windows": [{"service_id": "checkout", "window": "1h", "start": "2026-11-24T10:00:00Z", "good_events": 99950, "total_events": 100000, "latency_p99_ms": 190}]}');$c$;
 COMMENT ON FUNCTION idgraph._slo_compute(text, text, integer) IS
   'Internal: computes an FR-2 recommendation body from the SLI history and the dependency graph (called by idgraph.slo_recommendations, which stores and caches it).';

@@ -11,10 +11,21 @@ pub fn test_db() -> String {
     std::env::var("IDGRAPH_TEST_DB").unwrap_or_else(|_| "idgraph_test".to_string())
 }
 
+/// The server's socket directory and port: `PGHOST` / `PGPORT` as libpq reads them
+/// (scripts/env.sh sets both), else Debian's cluster.
+fn socket_dir() -> String {
+    std::env::var("PGHOST").unwrap_or_else(|_| "/var/run/postgresql".to_string())
+}
+fn port() -> String {
+    std::env::var("PGPORT").unwrap_or_else(|_| "5432".to_string())
+}
+
 /// Connects as the `postgres` superuser over the local socket.
 pub async fn connect_admin() -> Result<Client, tokio_postgres::Error> {
     connect(&format!(
-        "host=/var/run/postgresql user=postgres dbname={}",
+        "host={} port={} user=postgres dbname={}",
+        socket_dir(),
+        port(),
         test_db()
     ))
     .await
@@ -51,7 +62,8 @@ pub async fn connect_as_member(
         .batch_execute(&format!("GRANT \"{member_of}\" TO \"{login}\""))
         .await?;
     connect(&format!(
-        "host=127.0.0.1 port=5432 user={login} password={password} dbname={}",
+        "host=127.0.0.1 port={} user={login} password={password} dbname={}",
+        port(),
         test_db()
     ))
     .await

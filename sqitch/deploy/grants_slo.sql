@@ -13,7 +13,6 @@ GRANT SELECT ON idgraph.sli_aggregates, idgraph.slo_recommendations,
                 idgraph.slo_dashboard_recommendation_quality TO idgraph_reader;
 GRANT EXECUTE ON FUNCTION
   idgraph.record_sli(jsonb),
-  idgraph._record_sli_apply(jsonb),
   idgraph.slo_decide(text, uuid, text, text, jsonb, text)
   TO idgraph_writer;
 GRANT EXECUTE ON FUNCTION

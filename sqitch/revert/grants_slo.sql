@@ -2,7 +2,7 @@
 BEGIN;
 REVOKE ALL ON FUNCTION
   idgraph.slo_recommendations(text, text, integer, boolean), idgraph.slo_alert_rules(text),
-  idgraph.slo_dashboard(text), idgraph.record_sli(jsonb), idgraph._record_sli_apply(jsonb),
+  idgraph.slo_dashboard(text), idgraph.record_sli(jsonb),
   idgraph.slo_decide(text, uuid, text, text, jsonb, text),
   idgraph.slo_auto_approval_rule_create(text, jsonb, boolean), idgraph.slo_auto_approval_rule_enable(text, boolean),
   idgraph.slo_auto_approval_rule_delete(text), idgraph.slo_auto_approval_rules(),

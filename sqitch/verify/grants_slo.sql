@@ -11,6 +11,7 @@ BEGIN
      OR NOT has_function_privilege('idgraph_writer', 'idgraph.slo_decide(text,uuid,text,text,jsonb,text)', 'EXECUTE')
      OR has_function_privilege('idgraph_writer', 'idgraph.slo_auto_approval_rule_create(text,jsonb,boolean)', 'EXECUTE')
      OR has_function_privilege('idgraph_writer', 'idgraph.apply_sli_retention()', 'EXECUTE')
+     OR has_function_privilege('idgraph_writer', 'idgraph._record_sli_apply(jsonb)', 'EXECUTE')
      OR has_table_privilege('idgraph_writer', 'idgraph.sli_aggregates', 'INSERT')
      OR has_table_privilege('idgraph_writer', 'idgraph.slo_auto_approval_rules', 'SELECT')
      OR NOT has_function_privilege('idgraph_admin', 'idgraph.slo_auto_approval_rule_create(text,jsonb,boolean)', 'EXECUTE')

@@ -3,7 +3,7 @@
 -- and decide; only admins manage auto-approval rules, retention and the refresh.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(23);
 DELETE FROM idgraph.edges;
 DELETE FROM idgraph.services;
 SELECT idgraph.ingest_graph('{"source": "manual", "nodes": [{"service_id": "ro-a"}]}');
@@ -29,6 +29,7 @@ RESET ROLE;
 
 SET LOCAL ROLE idgraph_writer;
 SELECT lives_ok($$SELECT idgraph.record_sli((SELECT d FROM doc))$$, 'writer: record_sli');
+SELECT throws_ok($$SELECT idgraph._record_sli_apply('[]')$$, '42501', NULL, 'writer: the unvalidated internal -> 42501');
 SELECT lives_ok($$SELECT idgraph.slo_decide('ro-a', (SELECT (idgraph.slo_recommendations('ro-a')->>'recommendation_id')::uuid), 'reject', NULL, NULL, 'no')$$,
                 'writer: slo_decide');
 SELECT throws_ok($$SELECT idgraph.slo_auto_approval_rule_create('w', '{"teams": ["x"]}')$$, '42501', NULL, 'writer: create a rule -> 42501');

@@ -44,7 +44,10 @@ fn now_epoch() -> Result<i64, IdgraphError> {
 ///   {"service_id": "checkout", "window": "1h", "start": "2026-11-24T10:00:00Z",
 ///    "good_events": 99950, "total_events": 100000, "latency_p99_ms": 190}]}');
 /// ```
-#[pg_extern(volatile)]
+// SECURITY DEFINER: the one validated door for SLI writes. The internal it calls
+// (_record_sli_apply) trusts its input and is executable by nobody else.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 pub fn record_sli(p_doc: JsonB) -> JsonB {
     let now = now_epoch().or_raise();
     let mut errors = Vec::new();
