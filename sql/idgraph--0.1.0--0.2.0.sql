@@ -804,6 +804,22 @@ BEGIN
     END IF;
   END IF;
 
+  -- A read-only transaction (a hot standby, a read pool) cannot store: the stored one if
+  -- any (stale: true, it could not be refreshed), else a computation that is not stored
+  -- (recommendation_id null: nothing to decide on).
+  IF current_setting('transaction_read_only') = 'on' THEN
+    SELECT * INTO v_rec FROM idgraph.slo_recommendations r
+     WHERE r.service_pk = v_pk AND r.sli_type = p_sli_type AND r.requested_lookback_days = p_lookback_days
+       AND r.status IN ('active', 'expired')
+     ORDER BY r.generated_at DESC LIMIT 1;
+    IF FOUND THEN
+      RETURN idgraph._slo_rec_response(v_rec, true, true, 'read-only transaction: the stored recommendation could not be refreshed');
+    END IF;
+    v_body := idgraph._slo_compute(p_service, p_sli_type, p_lookback_days);
+    RETURN v_body || jsonb_build_object('recommendation_id', NULL, 'status', NULL, 'cached', false, 'stale', false,
+                                        'stored', false);
+  END IF;
+
   -- Compute, store (superseding the previous one), auto-approve.
   PERFORM pg_advisory_xact_lock(1684498789, v_pk);  -- one regeneration per service at a time
   v_body := idgraph._slo_compute(p_service, p_sli_type, p_lookback_days);
@@ -838,7 +854,7 @@ Availability tiers (rounded down to 0.00001): conservative = Q(0.001) (met by 99
 Latency tiers (ms, rounded up) over window p99 latencies with noise margin m = idgraph.slo_latency_noise_margin (default 0.05): Q(0.999)(1+m), Q(0.99)(1+m), Q(0.95); breach = share of windows above.
 Attribution: shares of -ln(balanced) (gap to 100%) for own history, hard dependencies -ln(B/E), externals -ln(E), data completeness 1 - completeness; sum to 1. Counterfactuals: bottleneck dependency one nine better / worse.
 Cold start: < 30 days of data -> lookback 90 days; < 7 days' worth of windows -> archetype baseline (gateway 99.95%/200 ms, backend 99.9%/500 ms, external 99.5%/2000 ms), confidence <= 0.3.
-Cache: served from the store (cached: true) unless p_force_regenerate, expired (24 h), the graph version changed or the SLI data moved > 5% (windows, events, error ratio or mean p99); an expired one with no SLI data recorded since is served with stale: true. Regenerating supersedes the previous one and runs the auto-approval rules.
+Cache: served from the store (cached: true) unless p_force_regenerate, expired (24 h), the graph version changed or the SLI data moved > 5% (windows, events, error ratio or mean p99); an expired one with no SLI data recorded since is served with stale: true. Regenerating supersedes the previous one and runs the auto-approval rules. In a read-only transaction (a standby) the stored one is served (stale: true when it is invalid), else the computation unstored (recommendation_id null, stored: false).
 lookback_days 7..365 else 22023; unknown sli_type 22023; unknown service P0002.
 Example: SELECT idgraph.slo_recommendations('checkout', 'all', 30);$c$;
 

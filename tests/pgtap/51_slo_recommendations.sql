@@ -4,7 +4,7 @@
 -- cold start; parameter errors.
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(45);
+SELECT plan(48);
 
 DELETE FROM idgraph.edges;
 DELETE FROM idgraph.services;
@@ -126,6 +126,14 @@ INSERT INTO r VALUES ('new', idgraph.slo_recommendations('rec-new'));
 SELECT is(pg_temp.tier('new', 'availability', 'balanced')->'target', '0.9995', 'too little data: the gateway archetype (99.95%)');
 SELECT is(pg_temp.tier('new', 'latency', 'balanced')->'target_ms', '200.0', 'gateway latency baseline 200 ms');
 SELECT ok((SELECT (v->>'confidence')::float8 <= 0.3 FROM r WHERE step = 'new'), 'archetype: low confidence');
+
+-- A read-only transaction (a standby): the stored one, marked stale when it would be
+-- refreshed; without one, a computation that is not stored.
+SET LOCAL transaction_read_only = on;
+SELECT is(idgraph.slo_recommendations('rec-svc', 'all', 30, true)->>'recommendation_id',
+          (SELECT v->>'recommendation_id' FROM r WHERE step = 'refreshed'), 'read-only: the stored one');
+SELECT is(idgraph.slo_recommendations('rec-svc', 'all', 30, true)->'stale', 'true', 'read-only and forced: stale');
+SELECT is(idgraph.slo_recommendations('rec-svc', 'availability', 45)->'stored', 'false', 'read-only, nothing stored: computed, not stored');
 
 -- Errors.
 SELECT throws_ok($$SELECT idgraph.slo_recommendations('rec-svc', 'all', 6)$$, '22023',
