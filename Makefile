@@ -5,7 +5,7 @@ DB ?= idgraph
 TEST_DB ?= idgraph_test
 SQITCH_TARGET = db:pg://postgres@/$(1)
 
-.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
+.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-slo-alerts test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
 	      test-facade facade-stop bench-facade ui test-browser
 
@@ -29,6 +29,9 @@ test-core: ## cargo test for core/ (no database)
 
 test-pgtap: ## pgTAP suite on a fresh sqitch-deployed database
 	@scripts/test.sh $(TEST_DB) pgtap
+
+test-slo-alerts: ## SLO burn-rate alert rules checked and tested with promtool
+	@scripts/test.sh $(TEST_DB) slo_alerts
 
 test-integration: ## Rust integration tests against the real database
 	@scripts/test.sh $(TEST_DB) integration
