@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod extract;
 pub mod gate;
+pub mod jsonscan;
 pub mod keys;
 pub mod metrics;
 pub mod middleware;

@@ -11,9 +11,9 @@
 //!    `buffer_body`: the body is read completely before any handler may answer early
 //!    (401, 404, …), so an HTTP/1.1 connection stays reusable instead of being closed
 //!    under a client that is still sending.
-//! 5. `auth_and_rate_limit` — credentials → `AuthOutcome` in the request extensions
-//!    (handlers decide 401/403), then the principal's token bucket (429) and the
-//!    `X-RateLimit-*` headers.
+//! 5. `auth_and_rate_limit` — the start-up check's gate (503 not-ready), credentials →
+//!    `AuthOutcome` in the request extensions (handlers decide 401/403), then the
+//!    principal's bucket (429), the `X-RateLimit-*` headers and the key-expiry `Warning`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -203,20 +203,24 @@ pub async fn auth_and_rate_limit(
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "local".into());
 
-    // Failed authentications are charged to the client's address; once that bucket is
-    // empty, keys that are not already verified in the cache are not even looked at (no
-    // argon2 work for a guessing client; cached keys and JWTs are cheap and unaffected).
+    // Every API key that is not already verified in the cache costs the client's address
+    // first (argon2 is the expensive part); once that bucket is empty such keys are not
+    // even looked at, so a guessing client gets no argon2 work out of the facade, while
+    // cached keys and JWTs are cheap and unaffected. Failed and anonymous requests are
+    // charged to the address as well (once).
     let ip_bucket = format!("ip:{client}");
     let slow_key = match presented_key(req.headers()) {
         Some(k) => !state.keys.is_cached(k).await,
         None => false,
     };
+    let mut charged_ip = None;
     if cost > 0 && slow_key {
-        let pre = state.limiter.check(&ip_bucket, 0);
-        if pre.remaining == 0 {
+        let pre = state.limiter.check(&ip_bucket, cost);
+        if !pre.allowed {
             state.metrics.rate_limited.inc();
             return too_many(pre, &ip_bucket, &route);
         }
+        charged_ip = Some(pre);
     }
     // Data routes wait for the start-up check (extension version, the role's grants).
     if cost > 0 {
@@ -259,7 +263,10 @@ pub async fn auth_and_rate_limit(
         AuthOutcome::Ok(p) => (p.subject.clone(), p.subject.clone()),
         _ => (ip_bucket, String::new()),
     };
-    let d = state.limiter.check(&bucket, cost);
+    let d = match (&outcome, charged_ip) {
+        (AuthOutcome::Ok(_), _) | (_, None) => state.limiter.check(&bucket, cost),
+        (_, Some(already)) => already,
+    };
     if !d.allowed {
         state.metrics.rate_limited.inc();
         return too_many(d, &bucket, &route);
@@ -278,7 +285,10 @@ pub async fn auth_and_rate_limit(
     if let Some(why) = refused_role(&res) {
         state.gate.close(why);
     }
-    rate_headers(&mut res, d);
+    // Operational routes are free: they neither draw on nor report a bucket.
+    if cost > 0 {
+        rate_headers(&mut res, d);
+    }
     res.extensions_mut().insert(ServedTo(served_to));
     res
 }
