@@ -7,7 +7,7 @@ SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade facade-stop bench-facade
+	      test-facade facade-stop bench-facade ui test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,15 @@ test-integration: ## Rust integration tests against the real database
 
 test-facade: ## HTTPS facade: Rust tests over real HTTPS + schemathesis contract run
 	@scripts/test.sh $(TEST_DB) facade
+
+test-browser: ## the explorer and /docs in headless Chromium (screenshots in target/artefacts/)
+	@scripts/test.sh $(TEST_DB) browser
+
+ui: facade/ui/node_modules/.package-lock.json ## npm ci the pages' packages (cytoscape, swagger-ui-dist, playwright-core) in facade/ui
+
+# The same rule facade/build.rs applies: install when the tree is older than the lockfile.
+facade/ui/node_modules/.package-lock.json: facade/ui/package-lock.json facade/ui/package.json
+	cd facade/ui && npm ci --no-audit --no-fund --ignore-scripts
 
 facade-stop: ## stop the facade `make run` started
 	@if [ -f target/facade-run/facade.pid ]; then kill -TERM $$(cat target/facade-run/facade.pid) 2>/dev/null || true; rm -f target/facade-run/facade.pid; fi

@@ -6,9 +6,14 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS="build-essential pkg-config libssl-dev postgresql-15 postgresql-server-dev-15 libclang-dev clang
  sudo sqitch libdbd-pg-perl postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl docker-compose
- openssl curl python3-venv"
+ openssl curl python3-venv chromium"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# The facade's pages: npm installs their packages (facade/build.rs), the browser test
+# drives Debian's chromium. Debian 12's nodejs is 18 (playwright-core is pinned to a
+# release that supports it); a newer node already on PATH (with its own npm) is kept.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
   log "installing Debian packages:$missing"
   $SUDO apt-get update -qq

@@ -6,3 +6,4 @@
 pub mod centrality;
 pub mod depgraph;
 pub mod identity;
+pub mod principal;

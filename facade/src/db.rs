@@ -1,8 +1,8 @@
 //! The database side: deadpool-postgres pools (primary, optional read replica) and the
 //! per-request actor context.
 //!
-//! Every call tells the SQL layer who is acting: `idgraph.actor` and `idgraph.team` are
-//! set on the pooled session right before the call, pipelined with it (one round trip).
+//! Every call tells the SQL layer who is acting: `idgraph.set_principal(principal, team)`
+//! runs on the pooled session right before the call, pipelined with it (one round trip).
 //! They are set before every call, so a value left by a previous request never leaks.
 
 use std::time::Duration;
@@ -20,8 +20,9 @@ pub struct Db {
     replica: Option<Pool>,
 }
 
-const SET_ACTOR: &str =
-    "SELECT pg_catalog.set_config('idgraph.actor', $1, false), pg_catalog.set_config('idgraph.team', $2, false)";
+// The principal door: only the facade's role may execute it (sqitch `grants_doors`), and
+// what it sets lives in the backend, out of reach of any SET.
+const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2)";
 
 /// A pool over the whole connection string `url` (see [`crate::pgconn`]: every libpq
 /// setting it carries, TLS per its `sslmode`, the statement timeout on every session).
@@ -108,7 +109,7 @@ impl Db {
         let client = self.client(access).await?;
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
-        let team = who.team.clone().unwrap_or_default();
+        let team: Option<&str> = who.team.as_deref();
         let actor: [&(dyn ToSql + Sync); 2] = [&who.subject, &team];
         // Pipelined: both are sent before the first answer is awaited.
         let (_, rows) = tokio::try_join!(client.query(&set, &actor), client.query(&stmt, params))?;

@@ -233,7 +233,8 @@ pub async fn auth_and_rate_limit(
         }
     }
     let outcome = if cost == 0 {
-        // Operational routes take no credentials (and must answer when the DB is down).
+        // Operational routes and the pages take no credentials (and must answer when the
+        // DB is down).
         AuthOutcome::Anonymous
     } else {
         match authenticate(req.headers(), &state.db, &state.keys, state.jwt.as_ref()).await {

@@ -48,8 +48,17 @@ extension_sql_file!(
         "schema",
         api::identity::normalize_external_id,
         api::identity::normalize_external_ids,
-        api::identity::_system_identifier
+        api::identity::_system_identifier,
+        api::actor::_principal,
+        api::actor::_principal_team,
+        api::actor::_invoker
     ]
+);
+// The release history (one row per install or upgrade).
+extension_sql_file!(
+    "../../sql/releases.sql",
+    name = "releases",
+    requires = ["schema"]
 );
 // Last: privileges. Nothing is executable by PUBLIC until a DBA grants it (sqitch `grants_api`).
 extension_sql_file!("../../sql/finalize.sql", name = "finalize", finalize);

@@ -156,7 +156,8 @@ SELECT is((SELECT cycle_path FROM idgraph.circular_dependency_alerts WHERE membe
           'with the path [payment, payment]');
 SELECT is((SELECT status FROM idgraph.acknowledge_cycle((SELECT alert_id FROM idgraph.circular_dependency_alerts WHERE members = ARRAY['payment']), 'sre-bob')),
           'acknowledged', 'acknowledge_cycle acknowledges an open alert');
-SELECT is((SELECT acknowledged_by FROM idgraph.circular_dependency_alerts WHERE members = ARRAY['payment']), 'sre-bob', 'and records who');
+SELECT is((SELECT row(acknowledged_by, acknowledged_by_claim)::text FROM idgraph.circular_dependency_alerts WHERE members = ARRAY['payment']),
+          row(session_user, 'sre-bob')::text, 'and records who really acted, with the caller''s p_by as a claim');
 SELECT throws_ok($$SELECT idgraph.acknowledge_cycle((SELECT alert_id FROM idgraph.circular_dependency_alerts WHERE members = ARRAY['payment']))$$,
                  '55000', NULL, 'acknowledging twice -> 55000');
 SELECT throws_ok($$SELECT idgraph.acknowledge_cycle(-1)$$, 'P0002', NULL, 'acknowledging an unknown alert -> P0002');

@@ -59,7 +59,10 @@ fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
 ///   "edges": [{"source": "checkout", "target": "payment",
 ///              "attributes": {"communication_mode": "sync", "criticality": "hard"}}]}');
 /// ```
-#[pg_extern(volatile)]
+// SECURITY DEFINER: the one validated door for graph writes. The internals it calls
+// (_ingest_apply, _record_cycles) trust their input and are executable by nobody else.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     let started = std::time::Instant::now();
     refuse_over_caps(&p_doc.0);
