@@ -7,7 +7,7 @@
 # Usage: scripts/fuzz.sh [target...]   (default: every target)
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/../fuzz"
-TARGETS=${*:-ingest_doc external_id facade_json}
+TARGETS=${*:-ingest_doc external_id facade_json json_scan}
 SECS=${FUZZ_SECONDS:-30}
 if ! cargo afl --version >/dev/null 2>&1; then
   log "fuzz: installing cargo-afl"

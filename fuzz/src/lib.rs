@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::extract::FromRequest;
 use axum::http::{header, Request, StatusCode};
-use idgraph_core::depgraph::ingest::parse_document;
+use idgraph_core::depgraph::parse_document;
 use idgraph_core::identity::{normalize, ExternalIdType};
 use idgraph_facade::extract::ApiJson;
 use idgraph_facade::routes::graph::IngestDocument;
@@ -85,6 +85,21 @@ pub fn facade_json(data: &[u8]) {
     run();
 }
 
+/// The facade's pre-parse byte scanner (depth, value count, array caps before serde
+/// sees the body): hand-written index arithmetic over untrusted bytes, so it must never
+/// panic, and it must agree with itself.
+pub fn json_scan(data: &[u8]) {
+    use idgraph_facade::jsonscan::scan;
+    let cap = |k: &str| (k == "nodes" || k == "edges").then_some(4);
+    let a = scan(data, 8, 1_000, cap);
+    let b = scan(data, 8, 1_000, cap);
+    assert_eq!(a, b, "the scan is not deterministic");
+    // A looser bound never refuses what a tighter one accepted.
+    if a.is_ok() {
+        assert!(scan(data, 64, 1_000_000, |_| None).is_ok(), "looser bounds refused what tighter accepted");
+    }
+}
+
 #[cfg(test)]
 mod replay {
     //! Every file of the checked-in corpus and of regressions/ (crashes the fuzzer found,
@@ -116,5 +131,9 @@ mod replay {
     #[test]
     fn facade_json() {
         replay("facade_json", super::facade_json);
+    }
+    #[test]
+    fn json_scan() {
+        replay("json_scan", super::json_scan);
     }
 }
