@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{centrality, graph, health, identity};
+use crate::routes::{audit, centrality, graph, health, identity};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use crate::routes::{centrality, graph, health, identity};
         graph::set_availability, graph::set_published_sla, graph::set_slo, graph::get_slo,
         graph::impact_analysis, graph::cycles, graph::acknowledge_alert, graph::mark_stale,
         centrality::centrality_of, centrality::top, centrality::refresh,
+        audit::seals,
     ),
     components(schemas(Problem, FieldError)),
     modifiers(&Security),

@@ -1,5 +1,6 @@
 //! The routes, and the one `router()` that tests call with `tower::ServiceExt::oneshot`.
 
+pub mod audit;
 pub mod centrality;
 pub mod graph;
 pub mod health;
@@ -112,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/centrality/top", get(centrality::top))
         .route("/api/v1/centrality/refresh", post(centrality::refresh))
+        // audit
+        .route("/api/v1/audit/seals", get(audit::seals))
         // the explorer and the API docs (HTML, scripts, styles; not in the OpenAPI document)
         .merge(pages::routes())
         .fallback(not_found)
