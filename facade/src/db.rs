@@ -1,5 +1,5 @@
 //! The database side: deadpool-postgres pools (primary, optional read replica) and the
-//! per-request actor context.
+//! per-request actor context. Which pool a read uses: [`crate::replica`].
 //!
 //! Every call tells the SQL layer who is acting: `idgraph.actor` and `idgraph.team` are
 //! set on the pooled session right before the call, pipelined with it (one round trip).
@@ -7,64 +7,58 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{
-    Config as PoolConfig, ManagerConfig, Object, Pool, PoolConfig as DpConfig, RecyclingMethod,
-    Runtime, Timeouts,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::auth::Principal;
 use crate::problem::{ApiError, ApiResult};
+use crate::replica::{retry_on_primary, RecentWriters};
 
 #[derive(Clone)]
 pub struct Db {
     primary: Pool,
     replica: Option<Pool>,
+    recent: std::sync::Arc<RecentWriters>,
 }
 
 const SET_ACTOR: &str =
     "SELECT pg_catalog.set_config('idgraph.actor', $1, false), pg_catalog.set_config('idgraph.team', $2, false)";
 
+/// A pool over the whole connection string: every setting tokio-postgres parses is kept
+/// (several hosts, `target_session_attrs=read-write|read-only`, `connect_timeout`, …), so
+/// a pool on `host=a,b,c target_session_attrs=read-write` reconnects to whichever node
+/// is the primary now.
 pub fn make_pool(url: &str, size: usize, wait: Duration) -> anyhow_like::Result<Pool> {
-    let pg: tokio_postgres::Config = url
+    let mut pg: tokio_postgres::Config = url
         .parse()
         .map_err(|e| anyhow_like::Error(format!("bad database URL: {e}")))?;
-    let mut cfg = PoolConfig::new();
-    // deadpool's Config wants the fields; copy what tokio-postgres parsed.
-    cfg.user = pg.get_user().map(str::to_owned);
-    cfg.password = pg
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
-    cfg.dbname = pg.get_dbname().map(str::to_owned);
-    cfg.application_name = Some("idgraph-facade".into());
-    cfg.hosts = Some(
-        pg.get_hosts()
-            .iter()
-            .map(|h| match h {
-                tokio_postgres::config::Host::Tcp(s) => s.clone(),
-                tokio_postgres::config::Host::Unix(p) => p.to_string_lossy().into_owned(),
-            })
-            .collect(),
-    );
-    let ports = pg.get_ports();
-    if !ports.is_empty() {
-        cfg.ports = Some(ports.to_vec());
+    if pg.get_application_name().is_none() {
+        pg.application_name("idgraph-facade");
     }
-    cfg.connect_timeout = Some(Duration::from_secs(3));
-    cfg.manager = Some(ManagerConfig {
-        recycling_method: RecyclingMethod::Fast,
-    });
-    cfg.pool = Some(DpConfig {
-        max_size: size.max(1),
-        timeouts: Timeouts {
-            wait: Some(wait),
-            create: Some(Duration::from_secs(3)),
-            recycle: Some(Duration::from_secs(3)),
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(Duration::from_secs(3));
+    }
+    // Each host may take the connect timeout in turn.
+    let per_host = pg
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(Duration::from_secs(3));
+    let hosts = u32::try_from(pg.get_hosts().len().max(1)).unwrap_or(1);
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
         },
-        ..DpConfig::default()
-    });
-    cfg.create_pool(Some(Runtime::Tokio1), NoTls)
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(per_host * hosts + Duration::from_secs(1)))
+        .recycle_timeout(Some(Duration::from_secs(3)))
+        .build()
         .map_err(|e| anyhow_like::Error(format!("cannot create the pool: {e}")))
 }
 
@@ -89,8 +83,13 @@ pub enum Access {
 }
 
 impl Db {
-    pub fn new(primary: Pool, replica: Option<Pool>) -> Self {
-        Self { primary, replica }
+    /// Pools; a principal that wrote within `read_your_writes` reads from the primary.
+    pub fn new(primary: Pool, replica: Option<Pool>, read_your_writes: Duration) -> Self {
+        Self {
+            primary,
+            replica,
+            recent: std::sync::Arc::new(RecentWriters::new(read_your_writes)),
+        }
     }
 
     pub fn primary(&self) -> &Pool {
@@ -101,15 +100,8 @@ impl Db {
         self.replica.as_ref()
     }
 
-    async fn client(&self, access: Access) -> ApiResult<Object> {
-        let pool = match (access, &self.replica) {
-            (Access::Read, Some(r)) => r,
-            _ => &self.primary,
-        };
-        Ok(pool.get().await?)
-    }
-
-    /// Runs one statement as `who` and returns its rows.
+    /// Runs one statement as `who` and returns its rows. Reads go to the replica unless
+    /// `who` wrote recently, and to the primary when the replica cannot answer.
     pub async fn query(
         &self,
         access: Access,
@@ -117,7 +109,30 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = self.client(access).await?;
+        if let (Access::Read, Some(replica)) = (access, &self.replica) {
+            if !self.recent.wrote_recently(&who.subject) {
+                match Self::run(replica, who, sql, params).await {
+                    Err(e) if retry_on_primary(&e) => {
+                        tracing::debug!(error = ?e.internal, "read replica failed; reading from the primary");
+                    }
+                    done => return done,
+                }
+            }
+        }
+        let rows = Self::run(&self.primary, who, sql, params).await?;
+        if access == Access::Write {
+            self.recent.note(&who.subject);
+        }
+        Ok(rows)
+    }
+
+    async fn run(
+        pool: &Pool,
+        who: &Principal,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> ApiResult<Vec<Row>> {
+        let client = pool.get().await?;
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
         let team = who.team.clone().unwrap_or_default();
@@ -150,7 +165,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = self.client(Access::Write).await?;
+        let client = self.primary.get().await?;
         let stmt = client.prepare_cached(sql).await?;
         Ok(client.query(&stmt, params).await?)
     }

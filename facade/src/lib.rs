@@ -14,6 +14,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod replica;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -1,8 +1,8 @@
 //! Prometheus metrics, served as text at /metrics.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -13,6 +13,8 @@ pub struct Metrics {
     pub rate_limited: IntCounter,
     pub auth_failures: IntCounterVec,
     pub pool: IntGaugeVec,
+    pub replica_lag_bytes: IntGauge,
+    pub replica_up: IntGauge,
 }
 
 impl Metrics {
@@ -54,6 +56,16 @@ impl Metrics {
             ),
             &["pool", "state"],
         )?;
+        let replica_lag_bytes = IntGauge::new(
+            "replica_lag_bytes",
+            "WAL bytes the read replica has not replayed yet (measured at each scrape)",
+        )?;
+        let replica_up = IntGauge::new(
+            "replica_up",
+            "1 when the read pool reaches a standby, 0 when reads fall back to the primary",
+        )?;
+        registry.register(Box::new(replica_lag_bytes.clone()))?;
+        registry.register(Box::new(replica_up.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(allocations.clone()))?;
@@ -68,6 +80,8 @@ impl Metrics {
             rate_limited,
             auth_failures,
             pool,
+            replica_lag_bytes,
+            replica_up,
         })
     }
 

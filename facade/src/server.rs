@@ -83,7 +83,11 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
         format!("max-age={}; includeSubDomains", args.hsts_max_age)
     };
     Ok(AppState(Arc::new(Inner {
-        db: Db::new(primary, replica),
+        db: Db::new(
+            primary,
+            replica,
+            Duration::from_secs(args.read_your_writes_secs),
+        ),
         keys: KeyVerifier::new(Duration::from_secs(args.key_cache_ttl_secs)),
         jwt,
         limiter: RateLimiter::new(args.rate_limit_burst, args.rate_limit_per_sec),

@@ -37,10 +37,13 @@ pgb() { # port script clients [extra env]
   PGPASSWORD=$WPW "$PGBIN/pgbench" -n -M prepared -c "$3" -j 2 -T "$SECS" -D sub="$SUB" -f "$2" \
     -h 127.0.0.1 -p "$1" -U ha_writer "$HA_DB" 2>&1 | grep -oE 'tps = [0-9.]+' | head -1 | grep -oE '[0-9.]+'
 }
-a=$(pgb "${HA_PG_PORTS[$L]}" "$W/alloc.sql" "$C")
-echo "bench: single allocations on the primary, synchronous commit to one standby, $C clients: $a/s"
-a2=$(PGOPTIONS="-c synchronous_commit=local" pgb "${HA_PG_PORTS[$L]}" "$W/alloc.sql" "$C")
-echo "bench: single allocations on the primary, synchronous_commit=local (no standby wait), $C clients: $a2/s"
+echo "bench: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+for c in 1 "$C"; do
+  a=$(pgb "${HA_PG_PORTS[$L]}" "$W/alloc.sql" "$c")
+  echo "bench: single allocations on the primary, synchronous commit to one standby, $c clients: $a/s"
+  a2=$(PGOPTIONS="-c synchronous_commit=local" pgb "${HA_PG_PORTS[$L]}" "$W/alloc.sql" "$c")
+  echo "bench: single allocations on the primary, synchronous_commit=local (no standby wait), $c clients: $a2/s"
+done
 r1=$(pgb "${HA_PG_PORTS[${R[0]}]}" "$W/resolve.sql" "$C")
 echo "bench: resolutions on one replica, $C clients: $r1/s"
 pgb "${HA_PG_PORTS[${R[0]}]}" "$W/resolve.sql" $((C / 2)) > "$W/r1" &
@@ -49,3 +52,4 @@ wait
 echo "bench: resolutions on two replicas at once, $((C / 2)) clients each: $(cat "$W/r1")/s + $(cat "$W/r2")/s = $(echo "$(cat "$W/r1") + $(cat "$W/r2")" | bc)/s"
 pr=$(pgb "${HA_PG_PORTS[$L]}" "$W/resolve.sql" "$C")
 echo "bench: resolutions on the primary alone, $C clients: $pr/s"
+echo "bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
