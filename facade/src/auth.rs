@@ -89,6 +89,8 @@ pub struct Principal {
     pub scopes: Vec<Scope>,
     /// `api_key` or `jwt`.
     pub method: &'static str,
+    /// When an API key expires (keys always do; JWTs carry their own `exp`).
+    pub key_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Principal {
@@ -236,7 +238,7 @@ impl KeyVerifier {
         }
         let rows = db
             .query_plain(
-                "SELECT name, secret_hash, scopes, team, \
+                "SELECT name, secret_hash, scopes, team, expires_at, \
                         (revoked_at IS NOT NULL) AS revoked, \
                         (expires_at IS NOT NULL AND expires_at <= now()) AS expired \
                    FROM idgraph.api_key_lookup($1)",
@@ -251,6 +253,7 @@ impl KeyVerifier {
         let expired: bool = row.try_get("expired")?;
         let scopes: Vec<String> = row.try_get("scopes")?;
         let team: Option<String> = row.try_get("team")?;
+        let expires_at: Option<chrono::DateTime<chrono::Utc>> = row.try_get("expires_at")?;
         // argon2 is deliberately slow: off the async workers.
         let secret_owned = secret.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
@@ -286,7 +289,13 @@ impl KeyVerifier {
             team,
             scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
             method: "api_key",
+            key_expires_at: expires_at,
         };
+        // Cached no longer than the key lives: an expired key is refused from the cache too.
+        let mut until = Instant::now() + self.ttl;
+        if let Some(left) = expires_at.and_then(|t| (t - chrono::Utc::now()).to_std().ok()) {
+            until = until.min(Instant::now() + left);
+        }
         let mut cache = self.cache.write().await;
         if cache.len() > 100_000 {
             let now = Instant::now();
@@ -297,7 +306,7 @@ impl KeyVerifier {
             CachedKey {
                 digest,
                 principal: principal.clone(),
-                expires: Instant::now() + self.ttl,
+                expires: until,
             },
         );
         Ok(Ok(principal))
@@ -465,8 +474,30 @@ impl JwtVerifier {
             team: c.team,
             scopes: names.iter().filter_map(|s| Scope::parse(s)).collect(),
             method: "jwt",
+            key_expires_at: None,
         })
     }
+}
+
+/// Below this much time left, responses to an API key carry a warning (seed 000 §2).
+pub const KEY_EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// The `Warning` header (RFC 7234 code 299, "miscellaneous persistent warning") for a
+/// key expiring soon: `299 idgraph "API key expires in N days (at T); rotate it"`.
+pub fn expiry_warning(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let left = expires_at - now;
+    if left >= KEY_EXPIRY_WARNING {
+        return None;
+    }
+    let days = left.num_days().max(0);
+    Some(format!(
+        "299 idgraph \"API key expires in {days} day{} (at {}); rotate it\"",
+        if days == 1 { "" } else { "s" },
+        expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
 }
 
 /// The API key a request presents (X-API-Key, or a bearer token shaped like a key).
@@ -575,12 +606,27 @@ mod tests {
     }
 
     #[test]
+    fn expiry_warning_below_14_days_only() {
+        let now = chrono::Utc::now();
+        assert!(expiry_warning(now + chrono::TimeDelta::days(15), now).is_none());
+        assert!(expiry_warning(now + chrono::TimeDelta::days(14), now).is_none());
+        let w = expiry_warning(now + chrono::TimeDelta::hours(13 * 24 + 1), now).unwrap();
+        assert!(
+            w.starts_with("299 idgraph \"API key expires in 13 days (at "),
+            "{w}"
+        );
+        let w = expiry_warning(now + chrono::TimeDelta::hours(30), now).unwrap();
+        assert!(w.contains("in 1 day (at"), "{w}");
+    }
+
+    #[test]
     fn scopes_imply() {
         let p = Principal {
             subject: "t".into(),
             team: None,
             scopes: vec![Scope::IdentityAdmin, Scope::GraphRead],
             method: "api_key",
+            key_expires_at: None,
         };
         assert!(p.has(Scope::IdentityWrite));
         assert!(p.has(Scope::IdentityRead));

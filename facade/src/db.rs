@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use crate::auth::Principal;
 use crate::problem::{ApiError, ApiResult};
@@ -25,29 +25,27 @@ pub struct Db {
 const SET_ACTOR: &str =
     "SELECT pg_catalog.set_config('idgraph.actor', $1, false), pg_catalog.set_config('idgraph.team', $2, false)";
 
-/// A pool over the whole connection string: every setting tokio-postgres parses is kept
-/// (several hosts, `target_session_attrs=read-write|read-only`, `connect_timeout`, …), so
-/// a pool on `host=a,b,c target_session_attrs=read-write` reconnects to whichever node
-/// is the primary now.
-pub fn make_pool(url: &str, size: usize, wait: Duration) -> anyhow_like::Result<Pool> {
-    let mut pg: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| anyhow_like::Error(format!("bad database URL: {e}")))?;
-    if pg.get_application_name().is_none() {
-        pg.application_name("idgraph-facade");
-    }
-    if pg.get_connect_timeout().is_none() {
-        pg.connect_timeout(Duration::from_secs(3));
-    }
-    // Each host may take the connect timeout in turn.
-    let per_host = pg
+/// A pool over the whole connection string `url` (see [`crate::pgconn`]: every libpq
+/// setting it carries, TLS per its `sslmode`, the statement timeout on every session).
+pub fn make_pool(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+    statement_timeout: Duration,
+    size: usize,
+    wait: Duration,
+) -> anyhow_like::Result<Pool> {
+    let target =
+        crate::pgconn::parse(url, ca_file, statement_timeout).map_err(anyhow_like::Error)?;
+    // Each host of a multi-host string may take the connect timeout in turn.
+    let per_host = target
+        .config
         .get_connect_timeout()
         .copied()
         .unwrap_or(Duration::from_secs(3));
-    let hosts = u32::try_from(pg.get_hosts().len().max(1)).unwrap_or(1);
+    let hosts = u32::try_from(target.config.get_hosts().len().max(1)).unwrap_or(1);
     let manager = Manager::from_config(
-        pg,
-        NoTls,
+        target.config,
+        target.tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::auth::{authenticate, claimed_principal, presented_key, AuthOutcome};
+use crate::auth::{authenticate, claimed_principal, expiry_warning, presented_key, AuthOutcome};
 use crate::problem::{ApiError, ProblemMarker, PROBLEM_JSON};
 use crate::ratelimit::{route_cost, Decision};
 use crate::state::AppState;
@@ -218,13 +218,28 @@ pub async fn auth_and_rate_limit(
             return too_many(pre, &ip_bucket, &route);
         }
     }
+    // Data routes wait for the start-up check (extension version, the role's grants).
+    if cost > 0 {
+        if let Err(e) = state
+            .gate
+            .admit(state.db.primary(), state.db.replica())
+            .await
+        {
+            return e.into_response();
+        }
+    }
     let outcome = if cost == 0 {
         // Operational routes take no credentials (and must answer when the DB is down).
         AuthOutcome::Anonymous
     } else {
         match authenticate(req.headers(), &state.db, &state.keys, state.jwt.as_ref()).await {
             Ok(o) => o,
-            Err(e) => return e.into_response(),
+            Err(e) => {
+                if e.slug == "not-ready" {
+                    state.gate.close(e.internal.clone().unwrap_or_default());
+                }
+                return e.into_response();
+            }
         }
     };
     if let AuthOutcome::Failed(reason) = &outcome {
@@ -249,11 +264,34 @@ pub async fn auth_and_rate_limit(
         state.metrics.rate_limited.inc();
         return too_many(d, &bucket, &route);
     }
+    let expiry = match &outcome {
+        AuthOutcome::Ok(p) => p.key_expires_at,
+        _ => None,
+    };
     req.extensions_mut().insert(outcome);
     let mut res = next.run(req).await;
+    if let Some(w) = expiry.and_then(|t| expiry_warning(t, chrono::Utc::now())) {
+        if let Ok(v) = HeaderValue::from_str(&w) {
+            res.headers_mut().insert(header::WARNING, v);
+        }
+    }
+    if let Some(why) = refused_role(&res) {
+        state.gate.close(why);
+    }
     rate_headers(&mut res, d);
     res.extensions_mut().insert(ServedTo(served_to));
     res
+}
+
+/// The reason, when a response says the database refused the facade's role (42501).
+fn refused_role(res: &Response) -> Option<String> {
+    if res.status() != StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let ProblemMarker(p) = res.extensions().get::<ProblemMarker>()?;
+    p.kind
+        .ends_with("/not-ready")
+        .then(|| "the database refused the facade's role a privilege (42501)".to_owned())
 }
 
 fn too_many(d: Decision, bucket: &str, route: &str) -> Response {

@@ -11,10 +11,25 @@ pub fn test_db() -> String {
     std::env::var("IDGRAPH_TEST_DB").unwrap_or_else(|_| "idgraph_test".to_string())
 }
 
+/// The cluster's socket directory and port: PGHOST / PGPORT (a private cluster made by
+/// scripts/private-pg.sh), else Debian's /var/run/postgresql and 5432.
+pub fn pg_host_port() -> (String, u16) {
+    let host = std::env::var("PGHOST")
+        .ok()
+        .filter(|h| h.starts_with('/'))
+        .unwrap_or_else(|| "/var/run/postgresql".to_string());
+    let port = std::env::var("PGPORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432);
+    (host, port)
+}
+
 /// Connects as the `postgres` superuser over the local socket.
 pub async fn connect_admin() -> Result<Client, tokio_postgres::Error> {
+    let (host, port) = pg_host_port();
     connect(&format!(
-        "host=/var/run/postgresql user=postgres dbname={}",
+        "host={host} port={port} user=postgres dbname={}",
         test_db()
     ))
     .await
@@ -50,8 +65,9 @@ pub async fn connect_as_member(
     admin
         .batch_execute(&format!("GRANT \"{member_of}\" TO \"{login}\""))
         .await?;
+    let (_, port) = pg_host_port();
     connect(&format!(
-        "host=127.0.0.1 port=5432 user={login} password={password} dbname={}",
+        "host=127.0.0.1 port={port} user={login} password={password} dbname={}",
         test_db()
     ))
     .await
