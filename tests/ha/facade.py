@@ -8,7 +8,9 @@ multi-host URLs: writes on target_session_attrs=read-write, reads on read-only).
    reads from the stale replica and gets 404 for that id: the rule, not luck, made the
    first one pass. /health/ready and /metrics report the lag; after replay resumes, the
    other principal resolves the id too.
-2. The primary killed (kill -9) under allocation load through the facade: every answer is
+2. The standby the read pool is on killed (kill -9) under reads through the facade: every
+   read answers 200 (a failed replica read is retried on the primary).
+3. The primary killed (kill -9) under allocation load through the facade: every answer is
    2xx or 503 with Retry-After (never a 500 or another status), the facade reconnects to
    the new primary by itself, every acknowledged allocation resolves to the same integer
    on the new primary, and the time from the kill to the first acknowledged allocation is
@@ -148,9 +150,50 @@ def read_your_writes():
         st, _, r = resolve(READER_KEY, exts[-1])
         if st == 200:
             print("facade: after replay resumed, the other principal resolves the id too", flush=True)
-            return
+            return exts
         time.sleep(0.2)
     faults.fail("facade: the replica did not catch up within 20 s")
+    return exts
+
+
+def replica_lost_under_facade(exts):
+    """Reads through the facade while the standby its read pool is on is killed: all 200."""
+    if not exts:
+        return
+    statuses, lock, stop = {}, threading.Lock(), threading.Event()
+
+    def reader():
+        k = 0
+        while not stop.is_set():
+            k += 1
+            st, _, r = resolve(READER_KEY, exts[k % len(exts)])
+            with lock:
+                statuses[st] = statuses.get(st, 0) + 1
+            if st != 200:
+                faults.fail(f"facade: a read answered {st} while a replica was lost: {r}")
+                time.sleep(0.1)
+
+    ts = [threading.Thread(target=reader) for _ in range(3)]
+    for t in ts:
+        t.start()
+    time.sleep(2)
+    on = []
+    for i in standbys():
+        c = psycopg2.connect(f"host=127.0.0.1 port={faults.PG_PORTS[i]} dbname=idgraph user=postgres")
+        cur = c.cursor()
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'ha_facade'")
+        on.append((cur.fetchone()[0], i))
+        c.close()
+    n, victim = max(on)
+    os.kill(faults.postmaster_pid(victim), 9)
+    time.sleep(6)
+    stop.set()
+    for t in ts:
+        t.join(timeout=30)
+    print(f"facade: reads while replica {faults.NODES[victim]} (with {n} facade connections) was killed: "
+          f"{statuses}", flush=True)
+    if faults.wait_whole(90) is None:
+        faults.fail("facade: the replica did not come back within 90 s")
 
 
 def kill_under_facade():
@@ -213,7 +256,8 @@ def kill_under_facade():
 def main():
     if faults.wait_whole(60) is None:
         raise SystemExit("FAIL: the cluster is not whole")
-    read_your_writes()
+    exts = read_your_writes()
+    replica_lost_under_facade(exts)
     kill_under_facade()
     if faults.failures:
         print(f"facade: {len(faults.failures)} failures", flush=True)
