@@ -7,6 +7,7 @@
 # Prints `bench: ...` lines. Seconds per run: HA_BENCH_SECS (default 15).
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
+if [ "$(id -u)" != 0 ]; then exec sudo -E "$0" "$@"; fi
 SECS=${HA_BENCH_SECS:-15}
 C=${HA_BENCH_CLIENTS:-8}
 started=""
@@ -49,7 +50,7 @@ echo "bench: resolutions on one replica, $C clients: $r1/s"
 pgb "${HA_PG_PORTS[${R[0]}]}" "$W/resolve.sql" $((C / 2)) > "$W/r1" &
 pgb "${HA_PG_PORTS[${R[1]}]}" "$W/resolve.sql" $((C / 2)) > "$W/r2"
 wait
-echo "bench: resolutions on two replicas at once, $((C / 2)) clients each: $(cat "$W/r1")/s + $(cat "$W/r2")/s = $(echo "$(cat "$W/r1") + $(cat "$W/r2")" | bc)/s"
+echo "bench: resolutions on two replicas at once, $((C / 2)) clients each: $(cat "$W/r1")/s + $(cat "$W/r2")/s = $(awk -v a="$(cat "$W/r1")" -v b="$(cat "$W/r2")" 'BEGIN { printf "%.1f", a + b }')/s"
 pr=$(pgb "${HA_PG_PORTS[$L]}" "$W/resolve.sql" "$C")
 echo "bench: resolutions on the primary alone, $C clients: $pr/s"
 echo "bench: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

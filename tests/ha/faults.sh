@@ -7,6 +7,8 @@
 # Usage: tests/ha/faults.sh [kill|switchover|replica...] | --setup-only (role and target)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
+# It kills and signals processes of the postgres OS user.
+if [ "$(id -u)" != 0 ]; then exec sudo -E "$0" "$@"; fi
 started=""
 if ! { [ -d "$HA_DIR" ] && ha_wait_healthy 2 3; }; then
   tests/ha/up.sh >/dev/null
