@@ -404,12 +404,71 @@ def fault_replica_lost():
         fail("replica: the replica did not come back within 90 s")
 
 
+def patroni_pid(i):
+    with open(os.path.join(HA_DIR, NODES[i], "patroni.pid")) as f:
+        return int(f.readline())
+
+
+def fault_frozen_patroni():
+    """The primary's Patroni frozen (SIGSTOP) for longer than the leader key's ttl: it can
+    neither renew the key nor demote its PostgreSQL, which keeps accepting sessions. A
+    standby takes the key and promotes; the old primary's commits then wait for a
+    synchronous standby that follows someone else, so it acknowledges nothing (no split
+    brain). Thawed, its Patroni demotes it (the waiting sessions are terminated, never
+    acknowledged) and it rejoins by pg_rewind."""
+    load = Load()
+    load.start()
+    time.sleep(5)
+    old = leader()
+    ppid = patroni_pid(old)
+    log_at = os.path.getsize(os.path.join(HA_DIR, NODES[old], "patroni.log"))
+    t_stop = time.time()
+    os.kill(ppid, 19)  # SIGSTOP
+    print(f"freeze: SIGSTOP to the primary {NODES[old]}'s Patroni (pid {ppid})", flush=True)
+    new, t_new = -1, None
+    end = time.time() + 40
+    while time.time() < end:
+        for i in range(3):
+            if i != old and rest(REST_PORTS[i], "/primary")[0] == 200:
+                new, t_new = i, time.time()
+                break
+        if t_new:
+            break
+        time.sleep(0.2)
+    if t_new is None:
+        fail("freeze: no other node became the leader within 40 s")
+    else:
+        print(f"figure: frozen Patroni on the primary: {NODES[new]} took the leader key "
+              f"{t_new - t_stop:.1f} s after the freeze (ttl 10 s)", flush=True)
+    time.sleep(4)
+    t_cont = time.time()
+    os.kill(ppid, 18)  # SIGCONT
+    time.sleep(8)
+    load.stop()
+    after = [t for t in load.ack_times if t > t_stop + 0.05]
+    if after:
+        print(f"figure: frozen Patroni on the primary: longest pause in acknowledged allocations "
+              f"{longest_pause(load.ack_times, t_stop, t_cont + 8):.1f} s (thawed after {t_cont - t_stop:.1f} s)",
+              flush=True)
+    check("freeze", load)
+    if wait_whole(90) is None:
+        fail("freeze: the old primary did not rejoin within 90 s")
+    with open(os.path.join(HA_DIR, NODES[old], "patroni.log")) as f:
+        f.seek(log_at)
+        rewinds = f.read().count("pg_rewind exit code=0")
+    print(f"freeze: the old primary {NODES[old]} was demoted when thawed and rejoined "
+          f"({'after pg_rewind' if rewinds else 'no rewind needed'}); the commits it held meanwhile were "
+          "never acknowledged (the check above)", flush=True)
+    check_bgworker("freeze")
+
+
 def main():
     if wait_whole(60) is None:
         raise SystemExit("FAIL: the cluster is not whole before the faults")
     check_bgworker("start")
-    faults = {"kill": fault_kill_primary, "switchover": fault_switchover, "replica": fault_replica_lost}
-    for name in (sys.argv[1:] or ["kill", "switchover", "replica"]):
+    faults = {"kill": fault_kill_primary, "switchover": fault_switchover, "replica": fault_replica_lost,
+              "freeze": fault_frozen_patroni}
+    for name in (sys.argv[1:] or ["kill", "switchover", "freeze", "replica"]):
         t0 = time.time()
         faults[name]()
         print(f"{name}: done in {time.time() - t0:.0f} s", flush=True)

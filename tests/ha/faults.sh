@@ -4,7 +4,7 @@
 # facade on the cluster (tests/ha/facade.py), then PgBouncer in transaction pooling
 # (tests/ha/pgbouncer.sh). Uses a cluster that is
 # already up (make ha-up) and leaves it; otherwise brings one up and removes it after.
-# Usage: tests/ha/faults.sh [kill|switchover|replica...] | --setup-only (role and target)
+# Usage: tests/ha/faults.sh [kill|switchover|freeze|replica...] | --setup-only (role and target)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 # It kills and signals processes of the postgres OS user.
