@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Stage `ha` of scripts/test.sh (also `make test-ha`): faults under load on the Patroni
-# cluster (tests/ha/up.sh) — the primary killed, a switchover, a replica lost — then the
-# facade on the cluster (tests/ha/facade.py), then PgBouncer in transaction pooling
-# (tests/ha/pgbouncer.sh). Uses a cluster that is
-# already up (make ha-up) and leaves it; otherwise brings one up and removes it after.
+# cluster (tests/ha/up.sh) — the primary killed, a switchover, the primary's Patroni
+# frozen, a replica lost (tests/ha/faults.py) — then the facade on the cluster
+# (tests/ha/facade.py), then PgBouncer in transaction pooling (tests/ha/pgbouncer.sh).
+# Uses a cluster that is already up (make ha-up) and leaves it; otherwise brings one up
+# and removes it after. Bounded: every step has a timeout; about 3.5 minutes in all.
 # Usage: tests/ha/faults.sh [kill|switchover|freeze|replica...] | --setup-only (role and target)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
