@@ -16,6 +16,10 @@ RUN cd pg_ext && cargo pgrx package --pg-config /usr/lib/postgresql/15/bin/pg_co
 
 # The HTTPS facade (docker-compose service `facade`, built with `target: facade`).
 FROM build AS facade-build
+# npm: facade/build.rs installs the pages' packages (cytoscape, swagger-ui-dist) from the
+# lockfile and the binary embeds them.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
 RUN cargo build --release -p idgraph-facade
 
 FROM debian:bookworm-slim AS facade

@@ -5,9 +5,9 @@ DB ?= idgraph
 TEST_DB ?= idgraph_test
 SQITCH_TARGET = db:pg://postgres@/$(1)
 
-.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
+.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-slo-alerts test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade facade-stop bench-facade \
+	      test-facade facade-stop bench-facade ui test-browser \
 	      ha-up ha-down test-ha bench-ha
 
 help: ## list the targets
@@ -31,11 +31,26 @@ test-core: ## cargo test for core/ (no database)
 test-pgtap: ## pgTAP suite on a fresh sqitch-deployed database
 	@scripts/test.sh $(TEST_DB) pgtap
 
+test-slo-alerts: ## SLO burn-rate alert rules checked and tested with promtool
+	@scripts/test.sh $(TEST_DB) slo_alerts
+
 test-integration: ## Rust integration tests against the real database
 	@scripts/test.sh $(TEST_DB) integration
 
 test-facade: ## HTTPS facade: Rust tests over real HTTPS + schemathesis contract run
 	@scripts/test.sh $(TEST_DB) facade
+
+test-browser: ## the explorer and /docs in headless Chromium (screenshots in target/artefacts/)
+	@scripts/test.sh $(TEST_DB) browser
+
+ui: facade/ui/node_modules/.package-lock.json ## npm ci the pages' packages (cytoscape, swagger-ui-dist, playwright-core) in facade/ui
+
+# The same rule facade/build.rs applies: install when the tree is older than the lockfile.
+facade/ui/node_modules/.package-lock.json: facade/ui/package-lock.json facade/ui/package.json
+	cd facade/ui && npm ci --no-audit --no-fund --ignore-scripts
+.PHONY: test-ops
+test-ops: ## alert rules (promtool check + test), a real Prometheus scraping the facade, the dashboard check
+	@scripts/test.sh $(TEST_DB) ops
 
 facade-stop: ## stop the facade `make run` started
 	@if [ -f target/facade-run/facade.pid ]; then kill -TERM $$(cat target/facade-run/facade.pid) 2>/dev/null || true; rm -f target/facade-run/facade.pid; fi

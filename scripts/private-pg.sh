@@ -18,7 +18,7 @@ DIR=$(realpath -m "${2:?DIR}")
 PORT=${3:-}
 PGC="$DIR/usr/lib/postgresql/$PGVER/bin/pg_config"
 env_lines() {
-  echo "export PG_CONFIG=$PGC PGHOST=$DIR/run PGPORT=$PORT"
+  echo "export PG_CONFIG=$PGC PGHOST=$DIR/run PGPORT=$PORT PGUSER=postgres"
 }
 RUNAS="runuser -u postgres --"
 [ "$(id -un)" = postgres ] && RUNAS=""

@@ -8,6 +8,8 @@ log "sqitch deploy --verify into $DB"
 (cd sqitch && sqitch deploy --verify "db:pg://postgres@/$DB")
 log "loading the demo"
 psql -qd "$DB" -v ON_ERROR_STOP=1 -f scripts/demo.sql
+log "loading the demo dependency graph (ops/demo/shop-graph.json: 17 services, an external payment API, a redundancy group, a cycle)"
+scripts/demo-graph.sh "$DB"
 
 # --- The HTTPS facade next to the database --------------------------------------------
 # Self-signed certificate for localhost, an ordinary LOGIN role (member of idgraph_facade,
@@ -84,6 +86,32 @@ Try:
   curl --cacert $RUN_DIR/cert.pem -H "X-API-Key: \$(cat $RUN_DIR/demo-key)" https://localhost:$FACADE_PORT/api/v1/identity/resolve?table_name=demo.tbl_sites\&column_name=site_id\&external_id=a3e4f567-e89b-12d3-a456-426614174001
   curl --cacert $RUN_DIR/cert.pem -H "X-API-Key: \$(cat $RUN_DIR/demo-key)" https://localhost:$FACADE_PORT/api/v1/identity/targets
   curl --cacert $RUN_DIR/cert.pem https://localhost:$FACADE_PORT/openapi.json
+
+The demo dependency graph (ops/demo/shop-graph.json, SLOs in ops/demo/shop-slos.json):
+  SELECT * FROM idgraph.dependencies('checkout', 'downstream', 3);      -- traversal (downstream | upstream | both)
+  SELECT * FROM idgraph.cycles();                                        -- cart <-> pricing
+  SELECT idgraph.composite_availability('checkout', 0.999);              -- bound, bottleneck, redundancy group
+  SELECT idgraph.check_slo('checkout', 0.9999);                          -- achievable? what each dependency needs
+  SELECT idgraph.impact_analysis('payment-provider', 0.995);             -- who upstream is at risk
+  SELECT * FROM idgraph.centrality_top('betweenness', 5);
+  H="X-API-Key: \$(cat $RUN_DIR/demo-key)"; U=https://localhost:$FACADE_PORT/api/v1
+  curl --cacert $RUN_DIR/cert.pem -H "\$H" "\$U/services/checkout/dependencies?direction=downstream&max_depth=3"
+  curl --cacert $RUN_DIR/cert.pem -H "\$H" "\$U/services/checkout/availability?target=0.999"
+  curl --cacert $RUN_DIR/cert.pem -H "\$H" -H 'Content-Type: application/json' \$U/slos/impact-analysis -d '{"service_id": "payment-provider", "proposed_availability": 0.995}'
+  curl --cacert $RUN_DIR/cert.pem -H "\$H" "\$U/centrality/top?metric=betweenness&k=5"
+  curl --cacert $RUN_DIR/cert.pem -H "\$H" \$U/cycles
+MSG
+if [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$RUN_DIR/cert.pem" -H "X-API-Key: $KEY" \
+        "https://localhost:$FACADE_PORT/api/v1/services/checkout/slo-recommendations")" = 200 ]; then
+  cat <<MSG
+  curl --cacert $RUN_DIR/cert.pem -H "\$H" \$U/services/checkout/slo-recommendations
+MSG
+fi
+cat <<MSG
+
+In a browser (accept the self-signed certificate, or trust $RUN_DIR/cert.pem):
+  https://localhost:$FACADE_PORT/explorer   the graph explorer: paste the demo key, pick a service (try checkout)
+  https://localhost:$FACADE_PORT/docs       the API docs over /openapi.json
 Stop it:  make facade-stop
 MSG
 log "checking the printed curl line"

@@ -6,13 +6,28 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS="build-essential pkg-config libssl-dev postgresql-15 postgresql-server-dev-15 libclang-dev clang
  sudo sqitch libdbd-pg-perl postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl docker-compose
- openssl curl python3-venv"
+ openssl curl python3-venv chromium prometheus"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+# The facade's pages: npm installs their packages (facade/build.rs), the browser test
+# drives Debian's chromium. Debian 12's nodejs is 18 (playwright-core is pinned to a
+# release that supports it); a newer node already on PATH (with its own npm) is kept.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
   log "installing Debian packages:$missing"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+# Stage ops: a real Prometheus, promtool, the PostgreSQL exporter, jq. Without recommends:
+# prometheus recommends a node exporter nothing here uses.
+OPS_PKGS="prometheus prometheus-postgres-exporter jq"
+missing=""
+for p in $OPS_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  log "installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 if [ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx 0.18.1" ]; then

@@ -248,7 +248,8 @@ BEGIN
     RAISE EXCEPTION 'alert id must not be NULL' USING ERRCODE = '22004';
   END IF;
   UPDATE idgraph.circular_dependency_alerts a
-     SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = coalesce(p_by, idgraph._actor())
+     SET status = 'acknowledged', acknowledged_at = now(), acknowledged_by = idgraph._actor(),
+         acknowledged_by_claim = NULLIF(p_by, idgraph._actor())
    WHERE a.alert_id = p_alert_id AND a.status = 'open'
   RETURNING a.* INTO v;
   IF NOT FOUND THEN
@@ -358,7 +359,7 @@ DECLARE
   v_pk integer := idgraph._service_pk(p_service);
   v_old jsonb;
   v_new jsonb;
-  v_actor text := coalesce(p_actor, idgraph._actor());
+  v_actor text := idgraph._actor();   -- who really acted; p_actor is kept as a claim
 BEGIN
   PERFORM idgraph._check_fraction(p_availability_target, 'availability target');
   PERFORM idgraph._graph_write_lock();
@@ -374,10 +375,11 @@ BEGIN
   ON CONFLICT (service_pk) DO UPDATE
      SET availability_target = excluded.availability_target, latency_p95_ms = excluded.latency_p95_ms,
          latency_p99_ms = excluded.latency_p99_ms, set_by = excluded.set_by, rationale = excluded.rationale,
+         source = 'manual', recommendation_id = NULL, selected_tier = NULL, activated_at = now(),
          updated_at = now()
   RETURNING to_jsonb(s) - 'service_pk' INTO v_new;
-  INSERT INTO idgraph.slo_audit_log (service_id, action, old_value, new_value, actor, rationale)
-  VALUES (p_service, 'set', v_old, v_new, v_actor, p_rationale);
+  INSERT INTO idgraph.slo_audit_log (service_id, action, old_value, new_value, actor, rationale, actor_claim)
+  VALUES (p_service, 'set', v_old, v_new, v_actor, p_rationale, NULLIF(p_actor, v_actor));
   RETURN jsonb_build_object('service_id', p_service) || v_new;
 END
 $$;

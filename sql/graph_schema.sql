@@ -87,7 +87,8 @@ CREATE TABLE idgraph.circular_dependency_alerts (
     acknowledged_at timestamptz,
     acknowledged_by text,
     resolved_at   timestamptz,
-    graph_version bigint NOT NULL
+    graph_version bigint NOT NULL,
+    acknowledged_by_claim text                -- acknowledge_cycle(p_by) when it names someone else
 );
 CREATE UNIQUE INDEX circular_dependency_alerts_open_idx
     ON idgraph.circular_dependency_alerts (members_digest) WHERE status <> 'resolved';
@@ -114,7 +115,8 @@ CREATE TABLE idgraph.slo_audit_log (
     actor               text NOT NULL,
     db_user             text NOT NULL DEFAULT session_user,
     rationale           text,
-    logged_at           timestamptz NOT NULL DEFAULT now()
+    logged_at           timestamptz NOT NULL DEFAULT now(),
+    actor_claim         text                  -- set_slo(p_actor) when it names someone else
 );
 CREATE INDEX slo_audit_log_service_idx ON idgraph.slo_audit_log (service_id, audit_id);
 COMMENT ON TABLE idgraph.slo_audit_log IS 'Append-only history of SLO changes (UPDATE/DELETE/TRUNCATE refused).';

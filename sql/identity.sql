@@ -21,12 +21,13 @@
 -- Internal helpers
 -- ---------------------------------------------------------------------------
 
--- Who is acting: the facade sets idgraph.actor to its authenticated principal per
--- request; a pipeline logged in directly is its session user.
+-- Who is acting: the principal the facade authenticated, set through
+-- idgraph.set_principal (executable by the facade's role only, kept in backend memory
+-- where no SET reaches it), else the session user. Never a GUC: any role can SET one.
 -- No SET clause, so that it is inlined; everything in it is schema-qualified.
 CREATE FUNCTION idgraph._actor() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$ SELECT coalesce(NULLIF(pg_catalog.current_setting('idgraph.actor', true), ''), session_user::text) $$;
+LANGUAGE sql STABLE PARALLEL RESTRICTED
+AS $$ SELECT coalesce(idgraph._principal(), session_user::text) $$;
 
 CREATE FUNCTION idgraph._audit(
     p_action text, p_submission uuid, p_target integer, p_external_id text,
@@ -138,6 +139,8 @@ DECLARE
   v_id integer;
   v_relkind char;
   v_next bigint;
+  v_caller oid := idgraph._invoker();
+  v_own_seq regclass;
 BEGIN
   IF p_table IS NULL OR p_column IS NULL THEN
     RAISE EXCEPTION 'table and column must not be NULL' USING ERRCODE = '22004';
@@ -156,12 +159,28 @@ BEGIN
       USING ERRCODE = '42804';
   END IF;
 
+  -- The caller's own privileges, not the definer's: allocation writes ids for the column
+  -- and moves its sequence, so the caller must own the table or may UPDATE the column,
+  -- and likewise own or may UPDATE the column's sequence.
+  v_own_seq := pg_get_serial_sequence(p_table::text, p_column)::regclass;
+  IF NOT (pg_has_role(v_caller, (SELECT c.relowner FROM pg_class c WHERE c.oid = p_table), 'USAGE')
+          OR has_column_privilege(v_caller, p_table, p_column, 'UPDATE')) THEN
+    RAISE EXCEPTION 'permission denied: % may not register %.% for allocation', pg_get_userbyid(v_caller), p_table, quote_ident(p_column)
+      USING ERRCODE = '42501', HINT = 'Registering needs ownership of the table or UPDATE on the column (and on its sequence).';
+  END IF;
+  IF v_own_seq IS NOT NULL
+     AND NOT (pg_has_role(v_caller, (SELECT c.relowner FROM pg_class c WHERE c.oid = v_own_seq), 'USAGE')
+              OR has_sequence_privilege(v_caller, v_own_seq, 'UPDATE')) THEN
+    RAISE EXCEPTION 'permission denied: % may not move sequence % of %.%', pg_get_userbyid(v_caller), v_own_seq, p_table, quote_ident(p_column)
+      USING ERRCODE = '42501', HINT = 'Registering needs ownership of the sequence or UPDATE on it.';
+  END IF;
+
   -- Keep legacy writers out while we read max() and position the sequence, so that no
   -- id inserted concurrently by hand slips under the starting point.
   EXECUTE format('LOCK TABLE %s IN SHARE MODE', p_table);
   EXECUTE format('SELECT max(%I)::bigint FROM %s', p_column, p_table) INTO v_max;
   v_max := coalesce(v_max, 0);
-  v_seq := pg_get_serial_sequence(p_table::text, p_column)::regclass;
+  v_seq := v_own_seq;
 
   SELECT * INTO v_existing FROM idgraph.targets t WHERE t.table_oid = p_table AND t.column_name = p_column;
   IF FOUND THEN
@@ -200,7 +219,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION idgraph.register_target(regclass, name) IS
-$$Whitelists (table, column) for allocation; allocation starts above max(column) and the column's sequence. Idempotent. Admin only.
+$$Whitelists (table, column) for allocation; allocation starts above max(column) and the column's sequence. Idempotent. Admin only, and only for a table the caller owns or may UPDATE the column of (42501 otherwise).
 Example: SELECT * FROM idgraph.register_target('public.tbl_sites', 'site_id');$$;
 
 CREATE FUNCTION idgraph.targets()
@@ -242,10 +261,12 @@ BEGIN
      OR length(btrim(p_data_type)) = 0 OR length(p_data_type) > 200 THEN
     RAISE EXCEPTION 'source_system and data_type must be 1 to 200 characters' USING ERRCODE = '22023';
   END IF;
-  INSERT INTO idgraph.submissions (submission_name, source_system, data_type, notes, created_by, created_by_team)
-  VALUES (p_name, p_source_system, p_data_type, p_notes,
-          coalesce(p_created_by, idgraph._actor()),
-          nullif(current_setting('idgraph.team', true), ''))
+  -- created_by is who really acted; p_created_by is the caller's word, kept as a claim
+  -- when it says something else.
+  INSERT INTO idgraph.submissions (submission_name, source_system, data_type, notes, created_by, created_by_team,
+                                   created_by_claim)
+  VALUES (p_name, p_source_system, p_data_type, p_notes, idgraph._actor(), idgraph._principal_team(),
+          NULLIF(p_created_by, idgraph._actor()))
   ON CONFLICT (submission_name) DO NOTHING
   RETURNING submission_id INTO v_id;
   IF v_id IS NULL THEN
@@ -883,6 +904,35 @@ AS $$ SELECT NOT EXISTS (SELECT 1 FROM idgraph.audit_problems()) $$;
 COMMENT ON FUNCTION idgraph.verify_audit() IS
   'True when the audit trail is intact (no changed, removed or inserted rows). Example: SELECT idgraph.verify_audit();';
 
+-- The seals, published: an auditor copies each digest somewhere the database's owner
+-- cannot rewrite (docs/AUDIT.md). verify_audit() recomputes the chain inside the
+-- database, which a superuser who rewrote rows and seals alike could make agree; an
+-- anchored digest cannot be made to.
+CREATE FUNCTION idgraph.audit_seal_digests(p_after_seal_id bigint DEFAULT 0, p_limit integer DEFAULT 1000)
+RETURNS TABLE (seal_id bigint, sealed_at timestamptz, system_identifier bigint, row_count bigint,
+               prev_digest text, digest text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_after_seal_id IS NULL OR p_limit IS NULL THEN
+    RAISE EXCEPTION 'after_seal_id and limit must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF p_limit NOT BETWEEN 1 AND 10000 THEN
+    RAISE EXCEPTION 'limit must be 1 to 10000, got %', p_limit USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+    SELECT s.seal_id, s.sealed_at, s.sysid, s.row_count, encode(s.prev_digest, 'hex'), encode(s.digest, 'hex')
+      FROM idgraph.audit_seals s
+     WHERE s.seal_id > p_after_seal_id
+     ORDER BY s.seal_id
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION idgraph.audit_seal_digests(bigint, integer) IS
+$$The audit seal chain as a stream to anchor outside the database: each seal's digest = sha256(previous digest || the row hashes of the rows it sealed, in audit_id order), hex. Page with the last seal_id seen. Admin only.
+Example: SELECT * FROM idgraph.audit_seal_digests(0, 100);$$;
+
 -- ---------------------------------------------------------------------------
 -- Submissions named by the caller (the sead_utility layer passes uuid and name)
 -- ---------------------------------------------------------------------------
@@ -913,7 +963,7 @@ BEGIN
   END IF;
   INSERT INTO idgraph.submissions (submission_id, submission_name, source_system, data_type, created_by, created_by_team)
   VALUES (p_submission, p_name, coalesce(p_source_system, 'sead_utility'), coalesce(p_data_type, 'unspecified'),
-          idgraph._actor(), nullif(current_setting('idgraph.team', true), ''))
+          idgraph._actor(), idgraph._principal_team())
   ON CONFLICT DO NOTHING;
   IF NOT FOUND THEN
     -- Lost a race for the same uuid (fine if the name matches) or the name is taken.

@@ -45,7 +45,8 @@ CREATE TABLE idgraph.submissions (
     change_request_id text,
     rolled_back_at    timestamptz,
     rollback_reason   text,
-    external_data     jsonb
+    external_data     jsonb,
+    created_by_claim  text                 -- create_submission(p_created_by) when it names someone else
 );
 COMMENT ON TABLE idgraph.submissions IS
   'Submissions (ingestion runs). Status pending -> committed | rolled_back; statistics come from idgraph.audit_log.';
@@ -100,7 +101,7 @@ COMMENT ON TABLE idgraph.allocation_shares IS
 CREATE TABLE idgraph.audit_log (
     audit_id       bigserial PRIMARY KEY,
     logged_at      timestamptz NOT NULL DEFAULT now(),
-    actor          text NOT NULL,          -- idgraph.actor if the caller set it (the facade does), else session_user
+    actor          text NOT NULL,          -- the principal the facade set through idgraph.set_principal, else session_user
     db_user        text NOT NULL DEFAULT session_user,
     action         text NOT NULL CHECK (action IN ('register_target', 'create_submission', 'allocate',
                                                    'allocate_batch', 'commit', 'rollback')),

@@ -6,3 +6,5 @@
 pub mod centrality;
 pub mod depgraph;
 pub mod identity;
+pub mod principal;
+pub mod slo;

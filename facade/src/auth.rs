@@ -8,6 +8,7 @@
 //! within the TTL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -327,6 +328,9 @@ pub struct JwtVerifier {
     issuer: Option<String>,
     audience: String,
     keys: RwLock<(Option<Arc<JwkSet>>, Option<Instant>)>,
+    refreshing: AtomicBool,
+    last_attempt: std::sync::Mutex<Option<Instant>>,
+    min_refresh: Duration,
     http: reqwest::Client,
 }
 
@@ -358,11 +362,20 @@ impl JwtVerifier {
             issuer,
             audience,
             keys: RwLock::new((None, None)),
+            refreshing: AtomicBool::new(false),
+            last_attempt: std::sync::Mutex::new(None),
+            min_refresh: JWKS_MIN_REFRESH,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
         }
+    }
+
+    /// How often an unknown kid may trigger a refetch (default 10 s; tests shorten it).
+    pub fn with_min_refresh(mut self, d: Duration) -> Self {
+        self.min_refresh = d;
+        self
     }
 
     async fn load(&self) -> Result<JwkSet, String> {
@@ -385,31 +398,62 @@ impl JwtVerifier {
     }
 
     /// The key set, refreshed after its TTL, or sooner when a token names an unknown
-    /// kid (at most every few seconds, so bad tokens cannot hammer the JWKS source).
+    /// kid (at most every `min_refresh`, so bad tokens cannot hammer the JWKS source).
+    ///
+    /// No lock is held across the fetch: one caller fetches (the `refreshing` flag) while
+    /// every other request goes on with the set it has; the new set is swapped in under
+    /// a write lock held only for the assignment.
     async fn keys(&self, want_kid: Option<&str>) -> Option<Arc<JwkSet>> {
-        {
+        let (current, due) = {
             let g = self.keys.read().await;
-            if let (Some(set), Some(at)) = (&g.0, g.1) {
-                let fresh = at.elapsed() < JWKS_TTL;
-                let has_kid = want_kid.is_none_or(|k| set.find(k).is_some());
-                if fresh && (has_kid || at.elapsed() < JWKS_MIN_REFRESH) {
-                    return Some(set.clone());
+            let due = match (&g.0, g.1) {
+                (Some(set), Some(at)) => {
+                    let stale = at.elapsed() >= JWKS_TTL;
+                    let missing = want_kid.is_some_and(|k| set.find(k).is_none());
+                    stale || (missing && at.elapsed() >= self.min_refresh)
                 }
-            }
+                _ => true,
+            };
+            (g.0.clone(), due)
+        };
+        if !due || !self.attempt_due() {
+            return current;
         }
-        let mut g = self.keys.write().await;
-        match self.load().await {
+        if self
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Someone else is fetching: use what there is.
+            return current;
+        }
+        let loaded = self.load().await;
+        self.refreshing.store(false, Ordering::Release);
+        match loaded {
             Ok(set) => {
                 let set = Arc::new(set);
-                *g = (Some(set.clone()), Some(Instant::now()));
+                *self.keys.write().await = (Some(set.clone()), Some(Instant::now()));
                 Some(set)
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot load the JWKS");
                 // Keep serving the last good set.
-                g.0.clone()
+                current
             }
         }
+    }
+
+    /// Whether a fetch may start now (failed ones count too): at most every `min_refresh`.
+    fn attempt_due(&self) -> bool {
+        let mut g = match self.last_attempt.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.is_some_and(|t| t.elapsed() < self.min_refresh) {
+            return false;
+        }
+        *g = Some(Instant::now());
+        true
     }
 
     pub async fn verify(&self, token: &str) -> Result<Principal, &'static str> {

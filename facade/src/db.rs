@@ -1,13 +1,16 @@
 //! The database side: deadpool-postgres pools (primary, optional read replica) and the
 //! per-request actor context. Which pool a read uses: [`crate::replica`].
 //!
-//! Every call tells the SQL layer who is acting: `idgraph.actor` and `idgraph.team` are
-//! set on the pooled session right before the call, pipelined with it (one round trip).
+//! Every call tells the SQL layer who is acting: `idgraph.set_principal(principal, team)`
+//! runs on the pooled session right before the call, pipelined with it (one round trip).
 //! They are set before every call, so a value left by a previous request never leaks.
+//! So is `application_name`: `idgraph-facade trace=<trace id>` during a request (see
+//! `trace.rs`), so that a statement in `pg_stat_activity` or in the server log (`%a` in
+//! `log_line_prefix`) names the request it runs for.
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -22,8 +25,12 @@ pub struct Db {
     recent: std::sync::Arc<RecentWriters>,
 }
 
-const SET_ACTOR: &str =
-    "SELECT pg_catalog.set_config('idgraph.actor', $1, false), pg_catalog.set_config('idgraph.team', $2, false)";
+// The principal door: only the facade's role may execute it (sqitch `grants_doors`), and
+// what it sets lives in the backend, out of reach of any SET. application_name carries
+// the request's trace id.
+const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2), \
+     pg_catalog.set_config('application_name', $3, false)";
+const SET_APPLICATION_NAME: &str = "SELECT pg_catalog.set_config('application_name', $1, false)";
 
 /// A pool over the whole connection string `url` (see [`crate::pgconn`]: every libpq
 /// setting it carries, TLS per its `sslmode`, the statement timeout on every session).
@@ -98,6 +105,16 @@ impl Db {
         self.replica.as_ref()
     }
 
+    /// Runs one statement without an actor on `pool`, labelled with the current trace.
+    pub async fn query_on(
+        pool: &Pool,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> ApiResult<Vec<Row>> {
+        let client = pool.get().await?;
+        plain(&client, sql, params).await
+    }
+
     /// Runs one statement as `who` and returns its rows. Reads go to the replica unless
     /// `who` wrote recently, and to the primary when the replica cannot answer.
     pub async fn query(
@@ -133,8 +150,9 @@ impl Db {
         let client = pool.get().await?;
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
-        let team = who.team.clone().unwrap_or_default();
-        let actor: [&(dyn ToSql + Sync); 2] = [&who.subject, &team];
+        let team: Option<&str> = who.team.as_deref();
+        let app = crate::trace::application_name();
+        let actor: [&(dyn ToSql + Sync); 3] = [&who.subject, &team, &app];
         // Pipelined: both are sent before the first answer is awaited.
         let (_, rows) = tokio::try_join!(client.query(&set, &actor), client.query(&stmt, params))?;
         Ok(rows)
@@ -164,7 +182,15 @@ impl Db {
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
         let client = self.primary.get().await?;
-        let stmt = client.prepare_cached(sql).await?;
-        Ok(client.query(&stmt, params).await?)
+        plain(&client, sql, params).await
     }
+}
+
+async fn plain(client: &Object, sql: &str, params: &[&(dyn ToSql + Sync)]) -> ApiResult<Vec<Row>> {
+    let set = client.prepare_cached(SET_APPLICATION_NAME).await?;
+    let stmt = client.prepare_cached(sql).await?;
+    let app = crate::trace::application_name();
+    let app: [&(dyn ToSql + Sync); 1] = [&app];
+    let (_, rows) = tokio::try_join!(client.query(&set, &app), client.query(&stmt, params))?;
+    Ok(rows)
 }

@@ -7,8 +7,10 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dbstats;
 pub mod extract;
 pub mod gate;
+pub mod jsonscan;
 pub mod keys;
 pub mod metrics;
 pub mod middleware;
@@ -20,3 +22,4 @@ pub mod replica;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod trace;

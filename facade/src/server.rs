@@ -85,6 +85,9 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
     } else {
         format!("max-age={}; includeSubDomains", args.hsts_max_age)
     };
+    let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+    let routes = crate::metrics::documented_routes();
+    metrics.init_routes(routes.iter().map(|(m, p)| (m.as_str(), p.as_str())));
     Ok(AppState(Arc::new(Inner {
         db: Db::new(
             primary,
@@ -94,7 +97,7 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
         keys: KeyVerifier::new(Duration::from_secs(args.key_cache_ttl_secs)),
         jwt,
         limiter: RateLimiter::new(args.rate_limit_burst, args.rate_limit_per_sec),
-        metrics: Metrics::new().map_err(|e| format!("metrics: {e}"))?,
+        metrics,
         owners: OwnerCache::default(),
         gate: Gate::default(),
         max_batch: args.max_batch,

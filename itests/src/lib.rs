@@ -11,25 +11,21 @@ pub fn test_db() -> String {
     std::env::var("IDGRAPH_TEST_DB").unwrap_or_else(|_| "idgraph_test".to_string())
 }
 
-/// The cluster's socket directory and port: PGHOST / PGPORT (a private cluster made by
-/// scripts/private-pg.sh), else Debian's /var/run/postgresql and 5432.
-pub fn pg_host_port() -> (String, u16) {
-    let host = std::env::var("PGHOST")
-        .ok()
-        .filter(|h| h.starts_with('/'))
-        .unwrap_or_else(|| "/var/run/postgresql".to_string());
-    let port = std::env::var("PGPORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(5432);
-    (host, port)
+/// The server's socket directory and port: `PGHOST` / `PGPORT` as libpq reads them
+/// (scripts/env.sh sets both), else Debian's cluster.
+fn socket_dir() -> String {
+    std::env::var("PGHOST").unwrap_or_else(|_| "/var/run/postgresql".to_string())
+}
+fn port() -> String {
+    std::env::var("PGPORT").unwrap_or_else(|_| "5432".to_string())
 }
 
 /// Connects as the `postgres` superuser over the local socket.
 pub async fn connect_admin() -> Result<Client, tokio_postgres::Error> {
-    let (host, port) = pg_host_port();
     connect(&format!(
-        "host={host} port={port} user=postgres dbname={}",
+        "host={} port={} user=postgres dbname={}",
+        socket_dir(),
+        port(),
         test_db()
     ))
     .await
@@ -65,9 +61,9 @@ pub async fn connect_as_member(
     admin
         .batch_execute(&format!("GRANT \"{member_of}\" TO \"{login}\""))
         .await?;
-    let (_, port) = pg_host_port();
     connect(&format!(
-        "host=127.0.0.1 port={port} user={login} password={password} dbname={}",
+        "host=127.0.0.1 port={} user={login} password={password} dbname={}",
+        port(),
         test_db()
     ))
     .await

@@ -310,6 +310,18 @@ async fn admin_registers_and_verifies() {
     let a = connect_as_member(&admin, &name, "idgraph_admin")
         .await
         .unwrap();
+    // An admin registers only a table it may write the column of (issue 11): refused
+    // before the grant, accepted after it.
+    denied(
+        &a,
+        "SELECT * FROM idgraph.register_target($1::text::regclass, 'id')",
+        &[&format!("public.{table}")],
+    )
+    .await;
+    admin
+        .batch_execute(&format!("GRANT UPDATE (id) ON public.{table} TO {name}"))
+        .await
+        .unwrap();
     let next: i64 = a
         .query_one(
             "SELECT next_id FROM idgraph.register_target($1::text::regclass, 'id')",

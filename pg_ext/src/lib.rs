@@ -34,6 +34,17 @@ extension_sql_file!(
     name = "centrality",
     requires = ["graph_schema", "graph"]
 );
+// The SLO engine: SLI history, recommendations cache, lifecycle, alert rules, dashboard.
+extension_sql_file!(
+    "../../sql/slo.sql",
+    name = "slo",
+    requires = [
+        "graph_schema",
+        "graph",
+        api::slo::record_sli,
+        api::slo::_slo_compute
+    ]
+);
 // API keys and whatever else the HTTPS facade keeps in the database.
 extension_sql_file!(
     "../../sql/facade.sql",
@@ -48,8 +59,17 @@ extension_sql_file!(
         "schema",
         api::identity::normalize_external_id,
         api::identity::normalize_external_ids,
-        api::identity::_system_identifier
+        api::identity::_system_identifier,
+        api::actor::_principal,
+        api::actor::_principal_team,
+        api::actor::_invoker
     ]
+);
+// The release history (one row per install or upgrade).
+extension_sql_file!(
+    "../../sql/releases.sql",
+    name = "releases",
+    requires = ["schema"]
 );
 // Last: privileges. Nothing is executable by PUBLIC until a DBA grants it (sqitch `grants_api`).
 extension_sql_file!("../../sql/finalize.sql", name = "finalize", finalize);

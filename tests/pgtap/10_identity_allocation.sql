@@ -2,7 +2,7 @@
 -- resolution, change detection, commit/rollback, statistics and the audit trail.
 -- Everything happens inside one transaction that is rolled back at the end.
 BEGIN;
-SELECT plan(87);
+SELECT plan(88);
 
 -- ---------------------------------------------------------------------------
 -- Fixtures: three target tables.
@@ -47,8 +47,10 @@ SELECT idgraph.create_submission('t10-sub-2', 'arbodat', 'sites') AS sub2 \gset
 SELECT idgraph.create_submission('t10-sub-3', 'arbodat', 'sites') AS sub3 \gset
 SELECT is((SELECT status FROM idgraph.submission(:'sub1')), 'pending', 'a new submission is pending');
 SELECT is((SELECT row(submission_name, source_system, data_type, notes, created_by)::text FROM idgraph.submission(:'sub1')),
-          row('t10-sub-1', 'arbodat', 'sites', 'first load', 'loader')::text,
-          'create_submission stores name, source_system, data_type, notes and created_by');
+          row('t10-sub-1', 'arbodat', 'sites', 'first load', session_user)::text,
+          'create_submission stores name, source_system, data_type, notes; created_by is who really acted');
+SELECT is((SELECT created_by_claim FROM idgraph.submissions WHERE submission_id = :'sub1'), 'loader',
+          'and the caller''s created_by is kept beside it as a claim');
 SELECT is((SELECT created_by FROM idgraph.submission(:'sub2')), current_user::text,
           'created_by defaults to current_user');
 SELECT is((SELECT row(total_allocations, new_allocations, existing_allocations)::text FROM idgraph.submission(:'sub1')),
@@ -105,15 +107,16 @@ SELECT results_eq(
   $$VALUES (1::bigint, false)$$,
   'and the schema-qualified name finds the same target');
 
--- Actor: the facade sets idgraph.actor; it lands in the audit.
-SET LOCAL idgraph.actor = 'pipeline-42';
+-- Actor: the facade sets its principal through idgraph.set_principal; it lands in the
+-- audit. (A plain SET idgraph.actor has no effect: 50_trust_boundaries.sql.)
+SELECT idgraph.set_principal('pipeline-42', 'sites-team');
 SELECT is((SELECT alloc_integer_id FROM idgraph.allocate(:'sub1', 't_plain', 'id', 'c3e4f567-e89b-12d3-a456-426614174003')),
           45::bigint, 'third UUID in t_plain is 45');
 SELECT is((SELECT actor FROM idgraph.audit_log WHERE external_id = 'c3e4f567-e89b-12d3-a456-426614174003' AND action = 'allocate' AND txid = pg_current_xact_id()),
-          'pipeline-42', 'the audit row carries idgraph.actor as actor');
+          'pipeline-42', 'the audit row carries the principal set through the door as actor');
 SELECT is((SELECT db_user FROM idgraph.audit_log WHERE external_id = 'c3e4f567-e89b-12d3-a456-426614174003' AND action = 'allocate' AND txid = pg_current_xact_id()),
           session_user::text, 'and the database user separately');
-RESET idgraph.actor;
+SELECT idgraph.set_principal(NULL);
 
 -- Audit rows of single allocations: who, what, is_new, duration.
 SELECT is((SELECT count(*)::int FROM idgraph.audit_log

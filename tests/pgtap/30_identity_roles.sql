@@ -102,6 +102,8 @@ SELECT ok((SELECT NOT prosecdef FROM pg_proc WHERE oid = 'idgraph.allocate(uuid,
 -- Fixtures for acting as each role ----------------------------------------------------
 CREATE TABLE public.t_roles (id integer PRIMARY KEY);
 GRANT SELECT ON public.t_roles TO idgraph_reader;
+-- register_target checks the caller's own privileges on the table (50_trust_boundaries).
+GRANT UPDATE (id) ON public.t_roles TO idgraph_admin;
 CREATE ROLE t30_nobody NOLOGIN;
 SELECT ok(idgraph.verify_audit(), 'the audit verifies before the role tests');
 

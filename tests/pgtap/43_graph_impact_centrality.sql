@@ -28,20 +28,23 @@ SELECT count(*) FILTER (WHERE service_id = 'checkout') AS pre_checkout,
        count(*) FILTER (WHERE service_id IN ('checkout', 'gateway')) AS pre_cg,
        count(*) FILTER (WHERE service_id = 'orders') AS pre_orders
   FROM idgraph.slo_audit_log \gset
-SELECT is(idgraph.set_slo('checkout', 0.997, 300, 800, 'first cut', 'alice') - 'updated_at',
-          '{"service_id": "checkout", "availability_target": 0.997, "latency_p95_ms": 300, "latency_p99_ms": 800,
-            "set_by": "alice", "rationale": "first cut"}'::jsonb,
-          'set_slo returns the active SLO');
+SELECT is(idgraph.set_slo('checkout', 0.997, 300, 800, 'first cut', 'alice') - ARRAY['updated_at', 'slo_id', 'activated_at'],
+          jsonb_build_object('service_id', 'checkout', 'availability_target', 0.997, 'latency_p95_ms', 300,
+            'latency_p99_ms', 800, 'set_by', session_user, 'rationale', 'first cut', 'source', 'manual',
+            'recommendation_id', NULL, 'selected_tier', NULL),
+          'set_slo returns the active SLO, set_by who really acted (not the p_actor claim)');
 SELECT lives_ok($$SELECT idgraph.set_slo('checkout', 0.998, 250, 700, 'Q4 review', 'bob')$$, 'set_slo again (a change)');
 SELECT lives_ok($$SELECT idgraph.set_slo('gateway', 0.99)$$, 'set_slo with only an availability target');
 SELECT is(idgraph.slo('checkout') #>> '{active,availability_target}', '0.998', 'slo(): the active target is the latest');
-SELECT is(idgraph.slo('checkout') #>> '{active,set_by}', 'bob', 'slo(): with its actor');
+SELECT is(idgraph.slo('checkout') #>> '{active,set_by}', session_user::text, 'slo(): with its actor');
 SELECT is(jsonb_array_length(idgraph.slo('checkout') -> 'history'), :pre_checkout + 2, 'slo(): the history has both changes');
 SELECT is(row(idgraph.slo('checkout') #>> '{history,0,new_value,availability_target}',
               idgraph.slo('checkout') #>> '{history,0,old_value,availability_target}',
               idgraph.slo('checkout') #>> '{history,0,rationale}',
-              idgraph.slo('checkout') #>> '{history,0,actor}')::text,
-          '(0.998,0.997,"Q4 review",bob)', 'slo(): newest first, with old and new value, rationale and actor');
+              idgraph.slo('checkout') #>> '{history,0,actor}',
+              idgraph.slo('checkout') #>> '{history,0,actor_claim}')::text,
+          row('0.998', '0.997', 'Q4 review', session_user, 'bob')::text,
+          'slo(): newest first, with old and new value, rationale, actor and the caller''s claim beside it');
 SELECT is(idgraph.slo('checkout') #> '{history,1,old_value}', 'null'::jsonb, 'the first change has no old value');
 SELECT is(idgraph.slo('checkout') #>> '{history,1,new_value,availability_target}', '0.997', 'and set the first target');
 SELECT is(idgraph.slo('orders') - 'history', '{"service_id": "orders", "active": null}', 'slo() of a service without one');

@@ -114,6 +114,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::dbstats::refresh(&state).await;
     state
         .metrics
         .set_pool("primary", state.db.primary().status());

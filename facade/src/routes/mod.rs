@@ -4,6 +4,7 @@ pub mod centrality;
 pub mod graph;
 pub mod health;
 pub mod identity;
+pub mod pages;
 
 use std::collections::BTreeMap;
 
@@ -111,6 +112,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/centrality/top", get(centrality::top))
         .route("/api/v1/centrality/refresh", post(centrality::refresh))
+        // the explorer and the API docs (HTML, scripts, styles; not in the OpenAPI document)
+        .merge(pages::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost first; see crate::middleware for the order written down.
