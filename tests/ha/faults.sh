@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Stage `ha` of scripts/test.sh (also `make test-ha`): faults under load on the Patroni
-# cluster (tests/ha/up.sh) — the primary killed, a switchover, the primary's Patroni
-# frozen, a replica lost (tests/ha/faults.py) — then the facade on the cluster
+# cluster (tests/ha/up.sh) — the primary killed, a switchover, a replica lost
+# (tests/ha/faults.py; the primary's Patroni frozen when asked for by name, `freeze`) — then the facade on the cluster
 # (tests/ha/facade.py), then PgBouncer in transaction pooling (tests/ha/pgbouncer.sh).
 # Uses a cluster that is already up (make ha-up) and leaves it; otherwise brings one up
-# and removes it after. Bounded: every step has a timeout; about 3.5 minutes in all.
+# and removes it after. Bounded: every step has a timeout; about 2.5 minutes in all.
 # Usage: tests/ha/faults.sh [kill|switchover|freeze|replica...] | --setup-only (role and target)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
@@ -15,7 +15,15 @@ if ! { [ -d "$HA_DIR" ] && ha_wait_healthy 2 3; }; then
   tests/ha/up.sh >/dev/null
   started=1
 fi
-cleanup() { [ -n "$started" ] && tests/ha/down.sh >/dev/null 2>&1; return 0; }
+rc=0
+cleanup() {
+  if [ "$rc" != 0 ] && [ -d "$HA_DIR" ]; then
+    patronictl -c "$HA_DIR/node1/patroni.yml" list || true
+    for n in "${HA_NODES[@]}"; do echo "--- $n"; grep -v "no action" "$HA_DIR/$n/patroni.log" | tail -15; done
+  fi
+  [ -n "$started" ] && tests/ha/down.sh >/dev/null 2>&1
+  return 0
+}
 trap cleanup EXIT
 L=$(ha_leader)
 # The test's own target and LOGIN role (a writer, never a superuser), made idempotently.
