@@ -7,7 +7,8 @@ SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-slo-alerts test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade facade-stop bench-facade fuzz ui test-browser
+	      test-facade facade-stop bench-facade fuzz ui test-browser \
+	      ha-up ha-down test-ha bench-ha
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -71,3 +72,15 @@ bench: install ## benchmarks (pgbench + graph); results go to benches/README.md
 
 bench-facade: install ## HTTPS single allocation (oha) next to the same SQL (pgbench)
 	@benches/facade/run.sh
+
+ha-up: install ## etcd + three Patroni-managed PostgreSQL nodes on loopback (5461-5463), idgraph deployed
+	@tests/ha/up.sh
+
+ha-down: ## stop the HA cluster and remove its directory
+	@tests/ha/down.sh
+
+test-ha: install ## faults under load on the HA cluster (kill -9, switchover, replica lost) + PgBouncer
+	@scripts/test.sh $(TEST_DB) ha
+
+bench-ha: install ## allocations/s on the HA primary, resolutions/s on one and two replicas (docs/SCALING.md)
+	@tests/ha/bench.sh

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
-# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade browser ops facade_dbdown
+# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade browser ops facade_dbdown ha
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 DB=${1:-idgraph_test}; shift || true
-STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade browser ops facade_dbdown}
+STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade browser ops facade_dbdown ha}
 TARGET="db:pg://postgres@/$DB"
 export IDGRAPH_TEST_DB=$DB
 failed=()
@@ -67,6 +67,8 @@ stage_facade_dbdown() {
   facade_db
   IDGRAPH_FACADE_TEST_DB=$FACADE_DB cargo test -p idgraph-facade --quiet --test db_restart -- --ignored --test-threads=1
 }
+# Patroni, etcd and PgBouncer on loopback: faults under load, then transaction pooling.
+stage_ha() { tests/ha/faults.sh; }
 for s in $STAGES; do
   case $s in
     pgtap|slo_alerts|integration|dump) [ -n "$(psql -Atd "$DB" -c "select 1 from pg_extension where extname='idgraph'" 2>/dev/null)" ] || stage_sqitch ;;

@@ -99,6 +99,12 @@ pub struct ServeArgs {
     #[arg(long, env = "IDGRAPH_READ_DATABASE_URL")]
     pub read_database_url: Option<String>,
 
+    /// A principal that wrote within this many seconds reads from the primary, so that a
+    /// read right after a write never contradicts it (0: off). Keep it above the replica
+    /// lag that /health/ready reports.
+    #[arg(long, env = "IDGRAPH_READ_YOUR_WRITES_SECS", default_value_t = 5)]
+    pub read_your_writes_secs: u64,
+
     /// Address to listen on.
     #[arg(long, env = "IDGRAPH_LISTEN", default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
@@ -193,6 +199,7 @@ impl ServeArgs {
             },
             statement_timeout_ms: 30_000,
             read_database_url: None,
+            read_your_writes_secs: 5,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls_cert: None,
             tls_key: None,

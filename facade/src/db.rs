@@ -1,5 +1,5 @@
 //! The database side: deadpool-postgres pools (primary, optional read replica) and the
-//! per-request actor context.
+//! per-request actor context. Which pool a read uses: [`crate::replica`].
 //!
 //! Every call tells the SQL layer who is acting: `idgraph.set_principal(principal, team)`
 //! runs on the pooled session right before the call, pipelined with it (one round trip).
@@ -16,11 +16,13 @@ use tokio_postgres::Row;
 
 use crate::auth::Principal;
 use crate::problem::{ApiError, ApiResult};
+use crate::replica::{retry_on_primary, RecentWriters};
 
 #[derive(Clone)]
 pub struct Db {
     primary: Pool,
     replica: Option<Pool>,
+    recent: std::sync::Arc<RecentWriters>,
 }
 
 // The principal door: only the facade's role may execute it (sqitch `grants_doors`), and
@@ -41,11 +43,13 @@ pub fn make_pool(
 ) -> anyhow_like::Result<Pool> {
     let target =
         crate::pgconn::parse(url, ca_file, statement_timeout).map_err(anyhow_like::Error)?;
-    let create = target
+    // Each host of a multi-host string may take the connect timeout in turn.
+    let per_host = target
         .config
         .get_connect_timeout()
         .copied()
         .unwrap_or(Duration::from_secs(3));
+    let hosts = u32::try_from(target.config.get_hosts().len().max(1)).unwrap_or(1);
     let manager = Manager::from_config(
         target.config,
         target.tls,
@@ -57,7 +61,7 @@ pub fn make_pool(
         .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(wait))
-        .create_timeout(Some(create))
+        .create_timeout(Some(per_host * hosts + Duration::from_secs(1)))
         .recycle_timeout(Some(Duration::from_secs(3)))
         .build()
         .map_err(|e| anyhow_like::Error(format!("cannot create the pool: {e}")))
@@ -84,8 +88,13 @@ pub enum Access {
 }
 
 impl Db {
-    pub fn new(primary: Pool, replica: Option<Pool>) -> Self {
-        Self { primary, replica }
+    /// Pools; a principal that wrote within `read_your_writes` reads from the primary.
+    pub fn new(primary: Pool, replica: Option<Pool>, read_your_writes: Duration) -> Self {
+        Self {
+            primary,
+            replica,
+            recent: std::sync::Arc::new(RecentWriters::new(read_your_writes)),
+        }
     }
 
     pub fn primary(&self) -> &Pool {
@@ -94,14 +103,6 @@ impl Db {
 
     pub fn replica(&self) -> Option<&Pool> {
         self.replica.as_ref()
-    }
-
-    async fn client(&self, access: Access) -> ApiResult<Object> {
-        let pool = match (access, &self.replica) {
-            (Access::Read, Some(r)) => r,
-            _ => &self.primary,
-        };
-        Ok(pool.get().await?)
     }
 
     /// Runs one statement without an actor on `pool`, labelled with the current trace.
@@ -114,7 +115,8 @@ impl Db {
         plain(&client, sql, params).await
     }
 
-    /// Runs one statement as `who` and returns its rows.
+    /// Runs one statement as `who` and returns its rows. Reads go to the replica unless
+    /// `who` wrote recently, and to the primary when the replica cannot answer.
     pub async fn query(
         &self,
         access: Access,
@@ -122,7 +124,30 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = self.client(access).await?;
+        if let (Access::Read, Some(replica)) = (access, &self.replica) {
+            if !self.recent.wrote_recently(&who.subject) {
+                match Self::run(replica, who, sql, params).await {
+                    Err(e) if retry_on_primary(&e) => {
+                        tracing::debug!(error = ?e.internal, "read replica failed; reading from the primary");
+                    }
+                    done => return done,
+                }
+            }
+        }
+        let rows = Self::run(&self.primary, who, sql, params).await?;
+        if access == Access::Write {
+            self.recent.note(&who.subject);
+        }
+        Ok(rows)
+    }
+
+    async fn run(
+        pool: &Pool,
+        who: &Principal,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> ApiResult<Vec<Row>> {
+        let client = pool.get().await?;
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
         let team: Option<&str> = who.team.as_deref();
@@ -156,7 +181,7 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = self.client(Access::Write).await?;
+        let client = self.primary.get().await?;
         plain(&client, sql, params).await
     }
 }

@@ -142,6 +142,11 @@ impl Gate {
                     self.set(false, reason.clone());
                     return Ok(Err(reason));
                 }
+                // An unreachable read replica does not stop the facade: reads then go to
+                // the primary (crate::replica). A replica that answers is still checked.
+                Err(e) if which == "read" => {
+                    tracing::warn!(error = ?e.internal, "the read database is unreachable; reads go to the primary");
+                }
                 Err(e) => {
                     let why = format!(
                         "the {which} database is unreachable: {}",

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod pgconn;
 pub mod problem;
 pub mod ratelimit;
+pub mod replica;
 pub mod routes;
 pub mod server;
 pub mod state;

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub rate_limited: IntCounter,
     pub auth_failures: IntCounterVec,
     pub pool: IntGaugeVec,
+    pub replica_lag_bytes: IntGauge,
+    pub replica_up: IntGauge,
     pub db: DbGauges,
 }
 
@@ -135,6 +137,16 @@ impl Metrics {
             ),
             &["pool", "state"],
         )?;
+        let replica_lag_bytes = IntGauge::new(
+            "replica_lag_bytes",
+            "WAL bytes the read replica has not replayed yet (measured at each scrape)",
+        )?;
+        let replica_up = IntGauge::new(
+            "replica_up",
+            "1 when the read pool reaches a standby, 0 when reads fall back to the primary",
+        )?;
+        reg(&registry, &replica_lag_bytes)?;
+        reg(&registry, &replica_up)?;
         for c in [&requests, &errors, &allocations, &ingests, &auth_failures] {
             reg(&registry, c)?;
         }
@@ -163,6 +175,8 @@ impl Metrics {
             rate_limited,
             auth_failures,
             pool,
+            replica_lag_bytes,
+            replica_up,
             db,
         })
     }

@@ -89,7 +89,11 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
     let routes = crate::metrics::documented_routes();
     metrics.init_routes(routes.iter().map(|(m, p)| (m.as_str(), p.as_str())));
     Ok(AppState(Arc::new(Inner {
-        db: Db::new(primary, replica),
+        db: Db::new(
+            primary,
+            replica,
+            Duration::from_secs(args.read_your_writes_secs),
+        ),
         keys: KeyVerifier::new(Duration::from_secs(args.key_cache_ttl_secs)),
         jwt,
         limiter: RateLimiter::new(args.rate_limit_burst, args.rate_limit_per_sec),

@@ -9,6 +9,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::gate::not_ready;
 use crate::problem::{ApiError, Problem};
+use crate::replica::{measure, ReplicaLag};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -22,6 +23,31 @@ pub struct Ready {
     /// ready
     pub status: String,
     pub database: String,
+    /// With --read-database-url: "ok", or "unavailable" (reads then go to the primary;
+    /// still ready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
+    /// With --read-database-url and the replica reachable: how far it is behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_lag: Option<ReplicaLag>,
+}
+
+/// The read replica's lag, bounded in time; None when it cannot be measured.
+async fn replica_lag(state: &AppState) -> Option<ReplicaLag> {
+    let r = state.db.replica()?;
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        measure(state.db.primary(), r),
+    )
+    .await
+    {
+        Ok(Ok(lag)) => Some(lag),
+        Ok(Err(e)) => {
+            tracing::warn!(error = ?e.internal, "cannot measure the replica lag");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// Liveness: the process serves requests.
@@ -61,16 +87,21 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
     }
     let check = async {
         state.db.query_plain("SELECT 1", &[]).await?;
-        if let Some(r) = state.db.replica() {
-            crate::db::Db::query_on(r, "SELECT 1", &[]).await?;
-        }
         Ok::<_, ApiError>(())
     };
     match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
-        Ok(Ok(())) => Ok(Json(Ready {
-            status: "ready".into(),
-            database: "ok".into(),
-        })),
+        Ok(Ok(())) => {
+            let lag = replica_lag(&state).await;
+            Ok(Json(Ready {
+                status: "ready".into(),
+                database: "ok".into(),
+                replica: state
+                    .db
+                    .replica()
+                    .map(|_| if lag.is_some() { "ok" } else { "unavailable" }.to_owned()),
+                replica_lag: lag,
+            }))
+        }
         Ok(Err(e)) => Err(ApiError::unavailable(format!(
             "readiness: {}",
             e.internal.clone().unwrap_or_default()
@@ -89,6 +120,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .set_pool("primary", state.db.primary().status());
     if let Some(r) = state.db.replica() {
         state.metrics.set_pool("replica", r.status());
+        match replica_lag(&state).await {
+            Some(lag) => {
+                state.metrics.replica_lag_bytes.set(lag.lag_bytes);
+                state.metrics.replica_up.set(i64::from(lag.standby));
+            }
+            None => state.metrics.replica_up.set(0),
+        }
     }
     (
         StatusCode::OK,

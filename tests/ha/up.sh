@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# `make ha-up`: etcd (one member) and three Patroni-managed PostgreSQL 15 nodes on
+# loopback, synchronous_mode on, idgraph preloaded on every node and deployed with
+# `sqitch deploy --verify` through the leader (the replicas get it by replication).
+# Idempotent: a cluster already up and healthy is left as it is.
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/../.."
+
+missing=""
+for p in $HA_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  log "installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq -o DPkg::Lock::Timeout=300 $missing >/dev/null
+fi
+[ -f "$($SYSTEM_PG_CONFIG --sharedir)/extension/idgraph.control" ] \
+  || { echo "idgraph is not installed into $($SYSTEM_PG_CONFIG --bindir)/..: run make install first" >&2; exit 1; }
+if [ "$(id -u)" != 0 ]; then exec sudo -E "$0" "$@"; fi
+
+if [ -d "$HA_DIR" ] && ha_wait_healthy 2 3; then
+  log "the HA cluster in $HA_DIR is already up"
+  ha_patronictl list
+  exit 0
+fi
+[ -d "$HA_DIR" ] && { log "a broken HA cluster in $HA_DIR: removing it first"; "$(dirname "$0")/down.sh"; }
+
+install -d -m 700 -o postgres -g postgres "$HA_DIR"
+secret() { openssl rand -hex 16; }
+SU_PW=$(secret); REPL_PW=$(secret); REWIND_PW=$(secret)
+(umask 077
+ for port in "${HA_PG_PORTS[@]}"; do
+   echo "127.0.0.1:$port:*:postgres:$SU_PW"
+   echo "127.0.0.1:$port:*:replicator:$REPL_PW"
+   echo "127.0.0.1:$port:*:rewinder:$REWIND_PW"
+ done > "$PGPASSFILE")
+chown postgres "$PGPASSFILE"
+
+log "etcd on 127.0.0.1:$HA_ETCD_CLIENT"
+ha_daemon "$HA_DIR/etcd.pid" "$HA_DIR/etcd.log" etcd --name ha0 --data-dir "$HA_DIR/etcd" \
+  --listen-client-urls "http://127.0.0.1:$HA_ETCD_CLIENT" --advertise-client-urls "http://127.0.0.1:$HA_ETCD_CLIENT" \
+  --listen-peer-urls "http://127.0.0.1:$HA_ETCD_PEER" --initial-advertise-peer-urls "http://127.0.0.1:$HA_ETCD_PEER" \
+  --initial-cluster "ha0=http://127.0.0.1:$HA_ETCD_PEER" --initial-cluster-state new \
+  --initial-cluster-token idgraph-ha
+for _ in $(seq 1 50); do
+  etcdctl --endpoints "127.0.0.1:$HA_ETCD_CLIENT" endpoint health >/dev/null 2>&1 && break
+  sleep 0.2
+done
+etcdctl --endpoints "127.0.0.1:$HA_ETCD_CLIENT" endpoint health >/dev/null 2>&1 \
+  || { echo "etcd did not start; see $HA_DIR/etcd.log" >&2; tail -20 "$HA_DIR/etcd.log" >&2; exit 1; }
+
+for i in 0 1 2; do
+  n=${HA_NODES[$i]}
+  install -d -m 700 -o postgres -g postgres "$HA_DIR/$n"
+  cat > "$HA_DIR/$n/patroni.yml" <<YAML
+# Patroni node $n of the idgraph test cluster (written by tests/ha/up.sh).
+scope: $HA_SCOPE
+namespace: /idgraph/
+name: $n
+log:
+  level: INFO
+restapi:
+  listen: 127.0.0.1:${HA_REST_PORTS[$i]}
+  connect_address: 127.0.0.1:${HA_REST_PORTS[$i]}
+etcd3:
+  hosts: 127.0.0.1:$HA_ETCD_CLIENT
+bootstrap:
+  dcs:
+    # A lost leader is noticed within ttl; loop_wait + 2 * retry_timeout <= ttl.
+    ttl: 10
+    loop_wait: 1
+    retry_timeout: 4
+    maximum_lag_on_failover: 1048576
+    # A commit is acknowledged only when a synchronous standby has it, so a failover to
+    # the sync standby never loses an acknowledged allocation.
+    synchronous_mode: true
+    # A crashed primary is failed over at once (safe with synchronous_mode) instead of
+    # being restarted in place.
+    primary_start_timeout: 0
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        max_connections: 300
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_level: replica
+        wal_log_hints: 'on'
+        hot_standby: 'on'
+        hot_standby_feedback: 'on'
+        shared_preload_libraries: idgraph
+        idgraph.centrality_database: $HA_DB
+  initdb:
+  - encoding: UTF8
+  - data-checksums
+postgresql:
+  listen: 127.0.0.1:${HA_PG_PORTS[$i]}
+  connect_address: 127.0.0.1:${HA_PG_PORTS[$i]}
+  data_dir: $HA_DIR/$n/data
+  bin_dir: $PGBIN
+  pgpass: $HA_DIR/$n/pgpass.patroni
+  authentication:
+    superuser: {username: postgres, password: '$SU_PW'}
+    replication: {username: replicator, password: '$REPL_PW'}
+    rewind: {username: rewinder, password: '$REWIND_PW'}
+  parameters:
+    unix_socket_directories: '$HA_DIR/$n'
+    shared_buffers: 64MB
+  pg_hba:
+  - local all all scram-sha-256
+  - host replication replicator 127.0.0.1/32 scram-sha-256
+  - host all all 127.0.0.1/32 scram-sha-256
+tags:
+  nofailover: false
+  noloadbalance: false
+YAML
+  chown postgres "$HA_DIR/$n/patroni.yml"; chmod 600 "$HA_DIR/$n/patroni.yml"
+done
+
+start_node() { # index
+  local n=${HA_NODES[$1]}
+  ha_daemon "$HA_DIR/$n/patroni.pid" "$HA_DIR/$n/patroni.log" patroni "$HA_DIR/$n/patroni.yml"
+}
+# The first node bootstraps the cluster; the others then clone it with pg_basebackup.
+log "Patroni node1 (bootstraps), then node2 and node3"
+start_node 0
+for _ in $(seq 1 120); do [ "$(ha_leader)" = 0 ] && break; sleep 0.5; done
+[ "$(ha_leader)" = 0 ] || { echo "node1 did not become the leader; see $HA_DIR/node1/patroni.log" >&2; tail -30 "$HA_DIR/node1/patroni.log" >&2; exit 1; }
+start_node 1
+start_node 2
+ha_wait_healthy 2 120 || { echo "the replicas did not come up" >&2; ha_patronictl list >&2; tail -20 "$HA_DIR"/node[23]/patroni.log >&2; exit 1; }
+
+L=$(ha_leader)
+log "deploying idgraph with sqitch through the leader ${HA_NODES[$L]} (port ${HA_PG_PORTS[$L]})"
+ha_psql "$L" -d postgres -c "CREATE DATABASE $HA_DB"
+(cd sqitch && PGHOST=127.0.0.1 PGPORT=${HA_PG_PORTS[$L]} \
+   sqitch deploy --verify "db:pg://postgres@127.0.0.1:${HA_PG_PORTS[$L]}/$HA_DB" >/dev/null)
+ha_psql "$L" -d "$HA_DB" -v ON_ERROR_STOP=1 -f scripts/demo.sql >/dev/null
+# Replicas have it once they replayed the leader's current WAL position.
+lsn=$(ha_psql "$L" -d postgres -c "SELECT pg_current_wal_lsn()")
+for i in 0 1 2; do
+  [ "$i" = "$L" ] && continue
+  for _ in $(seq 1 60); do
+    [ "$(ha_psql "$i" -d postgres -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null)" = t ] && break
+    sleep 0.5
+  done
+  [ "$(ha_psql "$i" -d "$HA_DB" -c "SELECT extversion FROM pg_extension WHERE extname = 'idgraph'")" != "" ] \
+    || { echo "${HA_NODES[$i]} has no idgraph after replication" >&2; exit 1; }
+done
+ha_patronictl list
+cat <<MSG
+
+The HA cluster is up: etcd 127.0.0.1:$HA_ETCD_CLIENT, PostgreSQL on 127.0.0.1:${HA_PG_PORTS[*]}
+(Patroni REST ${HA_REST_PORTS[*]}), database '$HA_DB' with the demo. Everything lives in $HA_DIR.
+
+  export PGPASSFILE=$PGPASSFILE
+  psql "$HA_RW user=postgres"
+      # the primary, wherever it is (target_session_attrs=read-write)
+  psql "$HA_RO user=postgres"
+      # a replica when one is up (prefer-standby)
+  patronictl -c $HA_DIR/node1/patroni.yml list
+  patronictl -c $HA_DIR/node1/patroni.yml switchover --force
+  make ha-down                        # stop everything and remove $HA_DIR
+MSG
