@@ -16,4 +16,5 @@ pub mod problem;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;
+pub mod sli_sync;
 pub mod state;

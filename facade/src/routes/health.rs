@@ -59,6 +59,22 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
     }
 }
 
+/// Liveness at the TRD's path (FR-8): the same as `/health`.
+#[utoipa::path(get, path = "/api/v1/health", tag = "operations",
+    responses((status = 200, body = Health)))]
+pub async fn live_v1() -> Json<Health> {
+    live().await
+}
+
+/// Readiness at the TRD's path (FR-8): the same as `/health/ready`.
+#[utoipa::path(get, path = "/api/v1/health/ready", tag = "operations",
+    responses((status = 200, body = Ready),
+              (status = 503, body = Problem, content_type = "application/problem+json",
+               description = "The database is unreachable")))]
+pub async fn ready_v1(state: State<AppState>) -> Result<Json<Ready>, ApiError> {
+    ready(state).await
+}
+
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]

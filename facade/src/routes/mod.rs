@@ -5,6 +5,7 @@ pub mod graph;
 pub mod health;
 pub mod identity;
 pub mod pages;
+pub mod slo;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(health::openapi))
+        .route("/api/v1/health", get(health::live_v1))
+        .route("/api/v1/health/ready", get(health::ready_v1))
         // identity
         .route("/api/v1/identity/targets", get(identity::list_targets))
         .route(
@@ -94,9 +97,27 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/services/{service_id}/check-slo",
             get(graph::check_slo),
         )
+        // the SLO engine
         .route(
             "/api/v1/services/{service_id}/slos",
-            get(graph::get_slo).post(graph::set_slo),
+            get(slo::get_slo).post(slo::post_slo),
+        )
+        .route(
+            "/api/v1/services/{service_id}/slos/alerts",
+            get(slo::alerts),
+        )
+        .route(
+            "/api/v1/services/{service_id}/slo-recommendations",
+            get(slo::recommendations),
+        )
+        .route("/api/v1/dashboard/coverage", get(slo::dashboard_coverage))
+        .route(
+            "/api/v1/dashboard/error-budget-health",
+            get(slo::dashboard_error_budget_health),
+        )
+        .route(
+            "/api/v1/dashboard/recommendation-quality",
+            get(slo::dashboard_recommendation_quality),
         )
         .route("/api/v1/slos/impact-analysis", post(graph::impact_analysis))
         .route("/api/v1/cycles", get(graph::cycles))
