@@ -552,11 +552,10 @@ mod tests {
         let mut bad = o.clone();
         bad.prom.service_label = "svc\"}".into();
         assert!(queries(&bad).is_err());
-        assert_eq!(super::parse_d("1h"), 3600);
+        let d = |s: &str| crate::config::parse_duration(s).map(|d| d.as_secs()).ok();
+        assert_eq!(d("1h"), Some(3600));
+        assert_eq!(d("15m"), Some(900));
+        assert_eq!(d("0s"), None);
+        assert_eq!(d("1w"), None);
     }
-}
-
-#[cfg(test)]
-fn parse_d(s: &str) -> u64 {
-    crate::config::parse_duration(s).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -25,14 +25,27 @@ pub fn db_name() -> String {
     std::env::var("IDGRAPH_FACADE_TEST_DB").unwrap_or_else(|_| "idgraph_t_facade".into())
 }
 
+/// The cluster's port: PGPORT (a private cluster, scripts/private-pg.sh), else 5432.
+pub fn pg_port() -> u16 {
+    std::env::var("PGPORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432)
+}
+
 pub fn admin_dsn() -> String {
     let host = std::env::var("PGHOST").unwrap_or_else(|_| "/var/run/postgresql".into());
-    format!("host={host} user=postgres dbname={}", db_name())
+    format!(
+        "host={host} port={} user=postgres dbname={}",
+        pg_port(),
+        db_name()
+    )
 }
 
 pub fn facade_dsn() -> String {
     format!(
-        "postgres://{LOGIN_ROLE}:{LOGIN_PASSWORD}@127.0.0.1:5432/{}",
+        "postgres://{LOGIN_ROLE}:{LOGIN_PASSWORD}@127.0.0.1:{}/{}",
+        pg_port(),
         db_name()
     )
 }
