@@ -29,7 +29,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct PromArgs {
     /// Request counter (labels: the service label and the status label).
-    #[arg(long, env = "IDGRAPH_SLI_REQUESTS_METRIC", default_value = "http_requests_total")]
+    #[arg(
+        long,
+        env = "IDGRAPH_SLI_REQUESTS_METRIC",
+        default_value = "http_requests_total"
+    )]
     pub requests_metric: String,
     /// Latency histogram base name (`_bucket` is appended), in seconds.
     #[arg(

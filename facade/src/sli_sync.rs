@@ -135,7 +135,8 @@ impl Prom {
                                     body.chars().take(200).collect::<String>()
                                 ),
                             };
-                            last = format!("Prometheus at {} refused the query {q}: {why}", self.base);
+                            last =
+                                format!("Prometheus at {} refused the query {q}: {why}", self.base);
                             if !status.is_server_error() {
                                 return Err(SyncError(last));
                             }
@@ -189,7 +190,9 @@ fn check_label(name: &str, what: &str) -> Res<()> {
     if ok {
         Ok(())
     } else {
-        Err(SyncError(format!("{what} {name:?} is not a Prometheus name")))
+        Err(SyncError(format!(
+            "{what} {name:?} is not a Prometheus name"
+        )))
     }
 }
 
@@ -400,10 +403,17 @@ pub async fn sync_once(
     let mut per_service: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for ((service, w, start), m) in windows {
         let mut doc = serde_json::Map::new();
-        let total = m.total.map(|t| t.round().max(0.0) as i64).filter(|t| *t > 0);
+        let total = m
+            .total
+            .map(|t| t.round().max(0.0) as i64)
+            .filter(|t| *t > 0);
         if let Some(total) = total {
             // No non-5xx series at all in a window with traffic: every request failed.
-            let good = m.good.map(|g| g.round().max(0.0) as i64).unwrap_or(0).min(total);
+            let good = m
+                .good
+                .map(|g| g.round().max(0.0) as i64)
+                .unwrap_or(0)
+                .min(total);
             doc.insert("good_events".into(), json!(good));
             doc.insert("total_events".into(), json!(total));
         }

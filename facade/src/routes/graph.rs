@@ -379,7 +379,10 @@ pub async fn ingest(
     let mut out = json_of(&row)?;
     // FR-1's response fields. The ingest is done when the answer comes: status completed.
     if let Value::Object(o) = &mut out {
-        o.insert("ingestion_id".into(), serde_json::json!(uuid::Uuid::new_v4()));
+        o.insert(
+            "ingestion_id".into(),
+            serde_json::json!(uuid::Uuid::new_v4()),
+        );
         o.insert("status".into(), serde_json::json!("completed"));
         o.insert("nodes_received".into(), serde_json::json!(nodes));
         o.insert("edges_received".into(), serde_json::json!(edges));
@@ -406,7 +409,8 @@ fn trd_node(node: &mut Value, i: usize) -> Vec<crate::problem::FieldError> {
     for key in ["service_type", "type"] {
         match meta.get(key) {
             Some(Value::String(k)) if k == "external" || k == "internal" => {
-                obj.entry("kind").or_insert_with(|| Value::String(k.clone()));
+                obj.entry("kind")
+                    .or_insert_with(|| Value::String(k.clone()));
                 break;
             }
             None | Some(Value::Null) => {}
@@ -654,9 +658,13 @@ pub async fn impact_analysis(
         crate::routes::slo::percentify(&mut doc);
         if let (Some(c), Some(pc)) = (
             &body.proposed_change,
-            doc.get_mut("proposed_change").and_then(Value::as_object_mut),
+            doc.get_mut("proposed_change")
+                .and_then(Value::as_object_mut),
         ) {
-            pc.insert("proposed_target".into(), serde_json::json!(c.proposed_target));
+            pc.insert(
+                "proposed_target".into(),
+                serde_json::json!(c.proposed_target),
+            );
             if let Some(cur) = c.current_target {
                 pc.insert("current_target".into(), serde_json::json!(cur));
             }

@@ -411,7 +411,10 @@ pub async fn get_slo(
     let active = doc.get("active").cloned().unwrap_or(Value::Null);
     if let (Value::Object(a), Value::Object(d)) = (&active, &mut doc) {
         let avail = a.get("availability_target").and_then(Value::as_f64);
-        d.insert("slo_id".into(), a.get("slo_id").cloned().unwrap_or(Value::Null));
+        d.insert(
+            "slo_id".into(),
+            a.get("slo_id").cloned().unwrap_or(Value::Null),
+        );
         d.insert("status".into(), json!("active"));
         d.insert(
             "targets".into(),
@@ -547,9 +550,18 @@ mod tests {
                            "explanation": {"feature_attribution": [{"contribution": 0.5}]}});
         percentify(&mut v);
         assert_eq!(v["tiers"]["balanced"]["target"], 99.9);
-        assert_eq!(v["tiers"]["balanced"]["confidence_interval"], json!([99.8, 99.95]));
+        assert_eq!(
+            v["tiers"]["balanced"]["confidence_interval"],
+            json!([99.8, 99.95])
+        );
         assert_eq!(v["tiers"]["balanced"]["estimated_breach_probability"], 0.08);
-        assert_eq!(v["tiers"]["balanced"]["error_budget_monthly_minutes"], 43.83);
-        assert_eq!(v["explanation"]["feature_attribution"][0]["contribution"], 0.5);
+        assert_eq!(
+            v["tiers"]["balanced"]["error_budget_monthly_minutes"],
+            43.83
+        );
+        assert_eq!(
+            v["explanation"]["feature_attribution"][0]["contribution"],
+            0.5
+        );
     }
 }
