@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS contract.tbl_sites (site_id serial PRIMARY KEY);
 GRANT USAGE ON SCHEMA contract TO idgraph_reader;
 SELECT idgraph.register_target('contract.tbl_sites', 'site_id');
 SQL
-KEY=$(DATABASE_URL="host=$PGHOST user=postgres dbname=$DB" \
+KEY=$(DATABASE_URL="host=$PGHOST port=${PGPORT:-5432} user=postgres dbname=$DB" \
       "$BIN" keys create --name contract --scopes identity:admin,graph:write,slo:write --team contract)
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
