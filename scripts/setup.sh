@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS="build-essential pkg-config libssl-dev postgresql-15 postgresql-server-dev-15 libclang-dev clang
  sudo sqitch libdbd-pg-perl postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl docker-compose
- openssl curl python3-venv chromium"
+ openssl curl python3-venv chromium prometheus"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 # The facade's pages: npm installs their packages (facade/build.rs), the browser test

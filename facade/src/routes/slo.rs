@@ -486,6 +486,11 @@ pub async fn alerts(
         .into_response())
 }
 
+/// Rows of a dashboard view (availability in percent; shares and rates as fractions).
+#[derive(Debug, serde::Serialize, ToSchema)]
+#[schema(value_type = Vec<Object>)]
+pub struct DashboardRows(pub Value);
+
 async fn dashboard(state: &AppState, who: &Principal, view: &str) -> ApiResult<Json<Value>> {
     who.require(Scope::GraphRead)?;
     let row = state
@@ -505,7 +510,7 @@ async fn dashboard(state: &AppState, who: &Principal, view: &str) -> ApiResult<J
 /// FR-12: SLO coverage by team and criticality (from the dashboard's materialized views).
 #[utoipa::path(get, path = "/api/v1/dashboard/coverage", tag = "slo",
     security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = JsonDocument), ProblemResponses))]
+    responses((status = 200, body = DashboardRows), ProblemResponses))]
 pub async fn dashboard_coverage(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
@@ -517,7 +522,7 @@ pub async fn dashboard_coverage(
 /// (availability targets in percent).
 #[utoipa::path(get, path = "/api/v1/dashboard/error-budget-health", tag = "slo",
     security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = JsonDocument), ProblemResponses))]
+    responses((status = 200, body = DashboardRows), ProblemResponses))]
 pub async fn dashboard_error_budget_health(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
@@ -528,7 +533,7 @@ pub async fn dashboard_error_budget_health(
 /// FR-12: acceptance, modification and rejection rates, breaches after acceptance.
 #[utoipa::path(get, path = "/api/v1/dashboard/recommendation-quality", tag = "slo",
     security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = JsonDocument), ProblemResponses))]
+    responses((status = 200, body = DashboardRows), ProblemResponses))]
 pub async fn dashboard_recommendation_quality(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
