@@ -5,7 +5,7 @@ DB ?= idgraph
 TEST_DB ?= idgraph_test
 SQITCH_TARGET = db:pg://postgres@/$(1)
 
-.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-integration \
+.PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-slo-alerts test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
 	      test-facade test-slo facade-stop bench-facade ui test-browser
 
@@ -30,6 +30,9 @@ test-core: ## cargo test for core/ (no database)
 test-pgtap: ## pgTAP suite on a fresh sqitch-deployed database
 	@scripts/test.sh $(TEST_DB) pgtap
 
+test-slo-alerts: ## SLO burn-rate alert rules checked and tested with promtool
+	@scripts/test.sh $(TEST_DB) slo_alerts
+
 test-integration: ## Rust integration tests against the real database
 	@scripts/test.sh $(TEST_DB) integration
 
@@ -47,6 +50,9 @@ ui: facade/ui/node_modules/.package-lock.json ## npm ci the pages' packages (cyt
 # The same rule facade/build.rs applies: install when the tree is older than the lockfile.
 facade/ui/node_modules/.package-lock.json: facade/ui/package-lock.json facade/ui/package.json
 	cd facade/ui && npm ci --no-audit --no-fund --ignore-scripts
+.PHONY: test-ops
+test-ops: ## alert rules (promtool check + test), a real Prometheus scraping the facade, the dashboard check
+	@scripts/test.sh $(TEST_DB) ops
 
 facade-stop: ## stop the facade `make run` started
 	@if [ -f target/facade-run/facade.pid ]; then kill -TERM $$(cat target/facade-run/facade.pid) 2>/dev/null || true; rm -f target/facade-run/facade.pid; fi

@@ -19,6 +19,16 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
+# Stage ops: a real Prometheus, promtool, the PostgreSQL exporter, jq. Without recommends:
+# prometheus recommends a node exporter nothing here uses.
+OPS_PKGS="prometheus prometheus-postgres-exporter jq"
+missing=""
+for p in $OPS_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  log "installing Debian packages:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
 
 if [ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx 0.18.1" ]; then
   log "installing cargo-pgrx 0.18.1 (about 6 minutes the first time)"

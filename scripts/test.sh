@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
-# Stages (default: all): core sqitch pgtap integration upgrade dump bgworker compose facade slo browser facade_dbdown
+# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose facade slo browser ops facade_dbdown
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 DB=${1:-idgraph_test}; shift || true
-STAGES=${*:-core sqitch pgtap integration upgrade dump bgworker compose facade slo browser facade_dbdown}
+STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose facade slo browser ops facade_dbdown}
 TARGET="db:pg://postgres@/$DB"
 export IDGRAPH_TEST_DB=$DB
 failed=()
@@ -28,6 +28,7 @@ stage_pgtap() {
   psql -qd "$DB" -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null
   pg_prove -d "$DB" --ext .sql -r tests/pgtap/
 }
+stage_slo_alerts() { tests/slo_alerts.sh "$DB"; }
 stage_integration() { cargo test -p idgraph-itests --quiet -- --test-threads=1; }
 stage_upgrade() { tests/upgrade.sh; }
 stage_dump() { tests/dump_restore.sh "$DB"; }
@@ -57,6 +58,15 @@ stage_slo() {
 }
 # The explorer and /docs in headless Chromium, on the demo graph, in a database of its own.
 stage_browser() { tests/browser.sh "${DB}_browser"; }
+# Operations (ops/): the alert rules' syntax and their promtool unit tests, then a real
+# Prometheus scraping the facade under load (rules answer with data, dashboard queries
+# name only exported metrics), in a database of its own.
+stage_ops() {
+  promtool check rules ops/prometheus/*_alerts.yml \
+    && promtool check config ops/prometheus/prometheus.yml >/dev/null \
+    && promtool test rules ops/prometheus/tests/*.yml \
+    && tests/prometheus_scrape.sh "${DB}_ops"
+}
 # Stops and starts the cluster under a running facade: alone, last.
 stage_facade_dbdown() {
   facade_db
@@ -64,7 +74,7 @@ stage_facade_dbdown() {
 }
 for s in $STAGES; do
   case $s in
-    pgtap|integration|dump) [ -n "$(psql -Atd "$DB" -c "select 1 from pg_extension where extname='idgraph'" 2>/dev/null)" ] || stage_sqitch ;;
+    pgtap|slo_alerts|integration|dump) [ -n "$(psql -Atd "$DB" -c "select 1 from pg_extension where extname='idgraph'" 2>/dev/null)" ] || stage_sqitch ;;
   esac
   run_stage "$s" "stage_$s"
 done

@@ -6,7 +6,13 @@
 -- verifies the secret itself. Keys are created, listed and revoked by an idgraph_admin
 -- (the `idgraph-facade keys` commands); the facade's own role may only look keys up.
 --
--- SQLSTATEs: 22023 bad key id, name, hash or scope; 23505 key id taken; P0002 unknown key.
+-- Keys expire (seed 000 §2: mandatory rotation every 90 days): 90 days after creation
+-- unless another expiry is given. `api_key_rotate` issues a successor with the same name,
+-- scopes and team; the old key keeps working for a grace period (default 7 days), then
+-- expires. The facade warns (a `Warning` header) when a key has less than 14 days left.
+--
+-- SQLSTATEs: 22023 bad key id, name, hash, scope, expiry or grace; 23505 key id taken;
+-- P0002 unknown key; 55000 a revoked or already rotated key cannot be rotated.
 
 CREATE TABLE idgraph.api_keys (
     key_id       text PRIMARY KEY CHECK (key_id ~ '^[0-9a-f]{16}$'),
@@ -17,13 +23,14 @@ CREATE TABLE idgraph.api_keys (
     team         text CHECK (length(team) BETWEEN 1 AND 200),
     created_at   timestamptz NOT NULL DEFAULT now(),
     created_by   text NOT NULL DEFAULT session_user,
-    expires_at   timestamptz,
+    expires_at   timestamptz NOT NULL DEFAULT (now() + interval '90 days'),
     revoked_at   timestamptz,
     revoked_by   text,
-    last_used_at timestamptz
+    last_used_at timestamptz,
+    replaced_by  text CHECK (replaced_by ~ '^[0-9a-f]{16}$')
 );
 COMMENT ON TABLE idgraph.api_keys IS
-  'API keys of the HTTPS facade: argon2id/bcrypt hashes of their secrets, never the secrets. Managed with idgraph.api_key_create / api_key_revoke / api_keys_list.';
+  'API keys of the HTTPS facade: argon2id/bcrypt hashes of their secrets, never the secrets. Every key expires (default 90 days); a rotated key names its successor in replaced_by and works until its (shortened) expiry. Managed with idgraph.api_key_create / api_key_rotate / api_key_revoke / api_keys_list.';
 SELECT pg_catalog.pg_extension_config_dump('idgraph.api_keys', '');
 
 CREATE FUNCTION idgraph._check_scopes(p_scopes text[]) RETURNS void
@@ -69,15 +76,57 @@ BEGIN
   END IF;
   RETURN QUERY
     INSERT INTO idgraph.api_keys AS k (key_id, name, secret_hash, scopes, team, expires_at, created_by)
-    VALUES (p_key_id, p_name, p_secret_hash, p_scopes, nullif(btrim(p_team), ''), p_expires_at, session_user)
+    VALUES (p_key_id, p_name, p_secret_hash, p_scopes, nullif(btrim(p_team), ''),
+            coalesce(p_expires_at, now() + interval '90 days'), session_user)
     RETURNING k.key_id, k.name, k.scopes, k.team, k.created_at, k.expires_at;
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'key id % exists already', p_key_id USING ERRCODE = '23505';
 END
 $$;
 COMMENT ON FUNCTION idgraph.api_key_create(text, text, text, text[], text, timestamptz) IS
-$$Stores a new API key (its id and the argon2id/bcrypt hash of its secret). Use `idgraph-facade keys create`, which generates the key.
+$$Stores a new API key (its id and the argon2id/bcrypt hash of its secret), expiring at p_expires_at (NULL: in 90 days). Use `idgraph-facade keys create`, which generates the key.
 Example: SELECT * FROM idgraph.api_key_create('0123456789abcdef', 'portal', '$argon2id$…', ARRAY['graph:read'], 'sre');$$;
+
+CREATE FUNCTION idgraph.api_key_rotate(p_key_id text, p_new_key_id text, p_secret_hash text,
+                                       p_grace interval DEFAULT interval '7 days',
+                                       p_expires_at timestamptz DEFAULT NULL)
+RETURNS TABLE (key_id text, name text, scopes text[], team text, expires_at timestamptz,
+               replaces text, replaced_key_expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_old idgraph.api_keys;
+  v_old_expires timestamptz;
+BEGIN
+  IF p_grace IS NULL OR p_grace < interval '0' OR p_grace > interval '30 days' THEN
+    RAISE EXCEPTION 'grace period must be between 0 and 30 days, got %', coalesce(p_grace::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+  SELECT * INTO v_old FROM idgraph.api_keys k WHERE k.key_id = p_key_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'API key % does not exist', coalesce(quote_literal(p_key_id), 'NULL') USING ERRCODE = 'P0002';
+  END IF;
+  IF v_old.revoked_at IS NOT NULL THEN
+    RAISE EXCEPTION 'API key % is revoked; create a new key instead', p_key_id USING ERRCODE = '55000';
+  END IF;
+  IF v_old.replaced_by IS NOT NULL THEN
+    RAISE EXCEPTION 'API key % was rotated already; its successor is %', p_key_id, v_old.replaced_by
+      USING ERRCODE = '55000';
+  END IF;
+  -- The successor goes through the same validation as any new key.
+  PERFORM idgraph.api_key_create(p_new_key_id, v_old.name, p_secret_hash, v_old.scopes, v_old.team, p_expires_at);
+  UPDATE idgraph.api_keys k SET replaced_by = p_new_key_id, expires_at = least(k.expires_at, now() + p_grace)
+   WHERE k.key_id = p_key_id
+  RETURNING k.expires_at INTO v_old_expires;
+  RETURN QUERY
+    SELECT n.key_id, n.name, n.scopes, n.team, n.expires_at, p_key_id, v_old_expires
+      FROM idgraph.api_keys n WHERE n.key_id = p_new_key_id;
+END
+$$;
+COMMENT ON FUNCTION idgraph.api_key_rotate(text, text, text, interval, timestamptz) IS
+$$Issues a successor to a key (same name, scopes and team; new id and secret hash, expiring at p_expires_at, NULL: in 90 days); the old key keeps working for p_grace (0 to 30 days, default 7), then expires. Use `idgraph-facade keys rotate`, which generates the key.
+Example: SELECT * FROM idgraph.api_key_rotate('0123456789abcdef', 'fedcba9876543210', '$argon2id$…', interval '24 hours');$$;
 
 CREATE FUNCTION idgraph.api_key_lookup(p_key_id text)
 RETURNS TABLE (key_id text, name text, secret_hash text, scopes text[], team text,

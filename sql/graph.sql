@@ -375,6 +375,7 @@ BEGIN
   ON CONFLICT (service_pk) DO UPDATE
      SET availability_target = excluded.availability_target, latency_p95_ms = excluded.latency_p95_ms,
          latency_p99_ms = excluded.latency_p99_ms, set_by = excluded.set_by, rationale = excluded.rationale,
+         source = 'manual', recommendation_id = NULL, selected_tier = NULL, activated_at = now(),
          updated_at = now()
   RETURNING to_jsonb(s) - 'service_pk' INTO v_new;
   INSERT INTO idgraph.slo_audit_log (service_id, action, old_value, new_value, actor, rationale, actor_claim)

@@ -2,7 +2,8 @@
 # The centrality background worker, end to end: a throwaway cluster (its own data dir,
 # port and socket, never the shared one) with idgraph in shared_preload_libraries and a
 # 1-second refresh interval. The worker must compute betweenness after an ingest without
-# anyone calling refresh_centrality, and again after the topology changes.
+# anyone calling refresh_centrality, and again after the topology changes. With a 1-second
+# SLO maintenance interval it must also apply the SLI retention by itself.
 . "$(dirname "$0")/../scripts/env.sh"
 cd "$(dirname "$0")/.."
 PORT=${BGW_PORT:-5498}
@@ -19,6 +20,7 @@ unix_socket_directories = '$DIR'
 shared_preload_libraries = 'idgraph'
 idgraph.centrality_database = 'postgres'
 idgraph.centrality_refresh_interval = 1
+idgraph.slo_maintenance_interval = 1
 CONF
 $PGCTL -D "$DIR/data" -l "$DIR/log" -w start >/dev/null
 P="psql -X -q -At -h $DIR -p $PORT -U postgres"
@@ -42,4 +44,17 @@ $P -d postgres -c "SELECT idgraph.ingest_graph('{\"source\": \"manual\", \"edges
 # Now b lies on a -> c and x -> c.
 wait_fresh 2 || exit 1
 echo "ok 2 - the worker refreshed betweenness after the topology changed"
-echo "2 passed, 0 failed"
+# An hourly SLI window 91 days old: past the 90-day retention.
+$P -d postgres -c "SELECT idgraph.record_sli(jsonb_build_object('windows', jsonb_build_array(jsonb_build_object(
+   'service_id', 'a', 'window', '1h', 'good_events', 1, 'total_events', 1,
+   'start', to_char(to_timestamp(floor(extract(epoch FROM now()) / 3600) * 3600 - 91 * 86400) AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')))))" | grep -q '"inserted": 1' \
+  || { echo "FAIL: the old SLI window was not recorded"; exit 1; }
+for _ in $(seq 1 40); do
+  left=$($P -d postgres -c "SELECT count(*) FROM idgraph.sli_aggregates")
+  [ "$left" = 0 ] && break
+  sleep 0.5
+done
+[ "$left" = 0 ] || { echo "FAIL: the worker did not apply the SLI retention ($left windows left)"; tail -20 "$DIR/log"; exit 1; }
+echo "ok 3 - the worker applied the SLI retention"
+echo "3 passed, 0 failed"

@@ -86,11 +86,11 @@ with open(sys.argv[1], "w") as f:
         f.write('{"table_name":"bench_facade.t","column_name":"id","external_id":"%s"}\n' % uuid.uuid4())
 PY
 # (No `::` casts or colons in it: pgbench would take them for variables.)
-# The statement the allocation route runs, pipelined with its actor setting as the facade
+# The statement the allocation route runs, pipelined with its actor and trace settings as the facade
 # does (one round trip), as the same role over the same TCP path.
 cat > "$work/single.sql" <<SQL
 \startpipeline
-SELECT pg_catalog.set_config('idgraph.actor', 'key-bench', false), pg_catalog.set_config('idgraph.team', '', false);
+SELECT pg_catalog.set_config('idgraph.actor', 'key-bench', false), pg_catalog.set_config('idgraph.team', '', false), pg_catalog.set_config('application_name', 'idgraph-facade trace=4bf92f3577b34da6a3ce929d0e0e4736', false);
 SELECT alloc_integer_id, is_new FROM idgraph._allocate(CAST('$SUB' AS uuid), idgraph._resolve_table('bench_facade.t'), 'id', CAST(gen_random_uuid() AS text), 'uuid', NULL, NULL, NULL);
 \endpipeline
 SQL

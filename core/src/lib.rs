@@ -7,3 +7,4 @@ pub mod centrality;
 pub mod depgraph;
 pub mod identity;
 pub mod principal;
+pub mod slo;

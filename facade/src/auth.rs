@@ -8,6 +8,7 @@
 //! within the TTL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -103,6 +104,8 @@ pub struct Principal {
     pub scopes: Vec<Scope>,
     /// `api_key` or `jwt`.
     pub method: &'static str,
+    /// When an API key expires (keys always do; JWTs carry their own `exp`).
+    pub key_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Principal {
@@ -260,7 +263,7 @@ impl KeyVerifier {
         }
         let rows = db
             .query_plain(
-                "SELECT name, secret_hash, scopes, team, \
+                "SELECT name, secret_hash, scopes, team, expires_at, \
                         (revoked_at IS NOT NULL) AS revoked, \
                         (expires_at IS NOT NULL AND expires_at <= now()) AS expired \
                    FROM idgraph.api_key_lookup($1)",
@@ -275,6 +278,7 @@ impl KeyVerifier {
         let expired: bool = row.try_get("expired")?;
         let scopes: Vec<String> = row.try_get("scopes")?;
         let team: Option<String> = row.try_get("team")?;
+        let expires_at: Option<chrono::DateTime<chrono::Utc>> = row.try_get("expires_at")?;
         // argon2 is deliberately slow: off the async workers.
         let secret_owned = secret.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
@@ -311,7 +315,13 @@ impl KeyVerifier {
             groups: Vec::new(),
             scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
             method: "api_key",
+            key_expires_at: expires_at,
         };
+        // Cached no longer than the key lives: an expired key is refused from the cache too.
+        let mut until = Instant::now() + self.ttl;
+        if let Some(left) = expires_at.and_then(|t| (t - chrono::Utc::now()).to_std().ok()) {
+            until = until.min(Instant::now() + left);
+        }
         let mut cache = self.cache.write().await;
         if cache.len() > 100_000 {
             let now = Instant::now();
@@ -322,7 +332,7 @@ impl KeyVerifier {
             CachedKey {
                 digest,
                 principal: principal.clone(),
-                expires: Instant::now() + self.ttl,
+                expires: until,
             },
         );
         Ok(Ok(principal))
@@ -343,6 +353,9 @@ pub struct JwtVerifier {
     issuer: Option<String>,
     audience: String,
     keys: RwLock<(Option<Arc<JwkSet>>, Option<Instant>)>,
+    refreshing: AtomicBool,
+    last_attempt: std::sync::Mutex<Option<Instant>>,
+    min_refresh: Duration,
     http: reqwest::Client,
 }
 
@@ -376,11 +389,20 @@ impl JwtVerifier {
             issuer,
             audience,
             keys: RwLock::new((None, None)),
+            refreshing: AtomicBool::new(false),
+            last_attempt: std::sync::Mutex::new(None),
+            min_refresh: JWKS_MIN_REFRESH,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
         }
+    }
+
+    /// How often an unknown kid may trigger a refetch (default 10 s; tests shorten it).
+    pub fn with_min_refresh(mut self, d: Duration) -> Self {
+        self.min_refresh = d;
+        self
     }
 
     async fn load(&self) -> Result<JwkSet, String> {
@@ -403,31 +425,62 @@ impl JwtVerifier {
     }
 
     /// The key set, refreshed after its TTL, or sooner when a token names an unknown
-    /// kid (at most every few seconds, so bad tokens cannot hammer the JWKS source).
+    /// kid (at most every `min_refresh`, so bad tokens cannot hammer the JWKS source).
+    ///
+    /// No lock is held across the fetch: one caller fetches (the `refreshing` flag) while
+    /// every other request goes on with the set it has; the new set is swapped in under
+    /// a write lock held only for the assignment.
     async fn keys(&self, want_kid: Option<&str>) -> Option<Arc<JwkSet>> {
-        {
+        let (current, due) = {
             let g = self.keys.read().await;
-            if let (Some(set), Some(at)) = (&g.0, g.1) {
-                let fresh = at.elapsed() < JWKS_TTL;
-                let has_kid = want_kid.is_none_or(|k| set.find(k).is_some());
-                if fresh && (has_kid || at.elapsed() < JWKS_MIN_REFRESH) {
-                    return Some(set.clone());
+            let due = match (&g.0, g.1) {
+                (Some(set), Some(at)) => {
+                    let stale = at.elapsed() >= JWKS_TTL;
+                    let missing = want_kid.is_some_and(|k| set.find(k).is_none());
+                    stale || (missing && at.elapsed() >= self.min_refresh)
                 }
-            }
+                _ => true,
+            };
+            (g.0.clone(), due)
+        };
+        if !due || !self.attempt_due() {
+            return current;
         }
-        let mut g = self.keys.write().await;
-        match self.load().await {
+        if self
+            .refreshing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Someone else is fetching: use what there is.
+            return current;
+        }
+        let loaded = self.load().await;
+        self.refreshing.store(false, Ordering::Release);
+        match loaded {
             Ok(set) => {
                 let set = Arc::new(set);
-                *g = (Some(set.clone()), Some(Instant::now()));
+                *self.keys.write().await = (Some(set.clone()), Some(Instant::now()));
                 Some(set)
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot load the JWKS");
                 // Keep serving the last good set.
-                g.0.clone()
+                current
             }
         }
+    }
+
+    /// Whether a fetch may start now (failed ones count too): at most every `min_refresh`.
+    fn attempt_due(&self) -> bool {
+        let mut g = match self.last_attempt.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.is_some_and(|t| t.elapsed() < self.min_refresh) {
+            return false;
+        }
+        *g = Some(Instant::now());
+        true
     }
 
     pub async fn verify(&self, token: &str) -> Result<Principal, &'static str> {
@@ -498,8 +551,30 @@ impl JwtVerifier {
             groups,
             scopes: names.iter().filter_map(|s| Scope::parse_jwt(s)).collect(),
             method: "jwt",
+            key_expires_at: None,
         })
     }
+}
+
+/// Below this much time left, responses to an API key carry a warning (seed 000 §2).
+pub const KEY_EXPIRY_WARNING: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// The `Warning` header (RFC 7234 code 299, "miscellaneous persistent warning") for a
+/// key expiring soon: `299 idgraph "API key expires in N days (at T); rotate it"`.
+pub fn expiry_warning(
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let left = expires_at - now;
+    if left >= KEY_EXPIRY_WARNING {
+        return None;
+    }
+    let days = left.num_days().max(0);
+    Some(format!(
+        "299 idgraph \"API key expires in {days} day{} (at {}); rotate it\"",
+        if days == 1 { "" } else { "s" },
+        expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
 }
 
 /// The API key a request presents (X-API-Key, or a bearer token shaped like a key).
@@ -608,6 +683,20 @@ mod tests {
     }
 
     #[test]
+    fn expiry_warning_below_14_days_only() {
+        let now = chrono::Utc::now();
+        assert!(expiry_warning(now + chrono::TimeDelta::days(15), now).is_none());
+        assert!(expiry_warning(now + chrono::TimeDelta::days(14), now).is_none());
+        let w = expiry_warning(now + chrono::TimeDelta::hours(13 * 24 + 1), now).unwrap();
+        assert!(
+            w.starts_with("299 idgraph \"API key expires in 13 days (at "),
+            "{w}"
+        );
+        let w = expiry_warning(now + chrono::TimeDelta::hours(30), now).unwrap();
+        assert!(w.contains("in 1 day (at"), "{w}");
+    }
+
+    #[test]
     fn scopes_imply() {
         let p = Principal {
             subject: "t".into(),
@@ -615,6 +704,7 @@ mod tests {
             groups: Vec::new(),
             scopes: vec![Scope::IdentityAdmin, Scope::GraphRead],
             method: "api_key",
+            key_expires_at: None,
         };
         assert!(p.has(Scope::IdentityWrite));
         assert!(p.has(Scope::IdentityRead));

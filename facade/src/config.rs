@@ -107,8 +107,16 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 pub struct DbArgs {
     /// Postgres connection string (URL or key=value), e.g.
     /// postgres://idgraph_facade_login:secret@127.0.0.1/idgraph
+    /// Everything libpq-style is honoured: several hosts (`host=a,b`), `hostaddr`,
+    /// `target_session_attrs`, `application_name`, `options`, `connect_timeout`, and
+    /// `sslmode=disable|prefer|require|verify-ca|verify-full` with `sslrootcert=FILE`.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: String,
+
+    /// PEM file of the CA that signed the database server's certificate, for
+    /// sslmode=verify-ca|verify-full (an sslrootcert in the connection string wins).
+    #[arg(long, env = "IDGRAPH_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,9 +135,26 @@ pub enum KeysCommand {
         /// The team the key acts for (submissions are visible to their creator's team).
         #[arg(long, env = "IDGRAPH_KEY_TEAM")]
         team: Option<String>,
-        /// Expiry in days from now (none: does not expire).
-        #[arg(long, env = "IDGRAPH_KEY_EXPIRES_DAYS")]
-        expires_days: Option<u32>,
+        /// Expiry in days from now (keys always expire; responses warn in the last 14 days).
+        #[arg(long, env = "IDGRAPH_KEY_EXPIRES_IN_DAYS", default_value_t = 90,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: u32,
+    },
+    /// Issue a successor to a key (same name, scopes and team; printed once); the old key
+    /// keeps working for the grace period, then expires.
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The id of the key to replace.
+        key_id: String,
+        /// How long the old key keeps working, in hours (0 to 720).
+        #[arg(long, env = "IDGRAPH_KEY_GRACE_HOURS", default_value_t = 168,
+              value_parser = clap::value_parser!(u32).range(0..=720))]
+        grace_hours: u32,
+        /// Expiry of the successor in days from now.
+        #[arg(long, env = "IDGRAPH_KEY_EXPIRES_IN_DAYS", default_value_t = 90,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: u32,
     },
     /// List keys (never their secrets).
     List {
@@ -178,6 +203,11 @@ pub struct ServeArgs {
     /// Serve plain HTTP (only behind a TLS-terminating proxy). Must be asked for.
     #[arg(long, env = "IDGRAPH_INSECURE_HTTP", default_value_t = false)]
     pub insecure_http: bool,
+
+    /// statement_timeout of every database session, in milliseconds (0: none); a
+    /// statement_timeout in the connection string's `options` wins.
+    #[arg(long, env = "IDGRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 30_000)]
+    pub statement_timeout_ms: u64,
 
     /// Maximum database connections in the pool.
     #[arg(long, env = "IDGRAPH_POOL_SIZE", default_value_t = 16)]
@@ -259,7 +289,9 @@ impl ServeArgs {
         Self {
             db: DbArgs {
                 database_url: database_url.to_owned(),
+                database_ca_file: None,
             },
+            statement_timeout_ms: 30_000,
             read_database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls_cert: None,

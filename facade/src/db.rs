@@ -4,15 +4,15 @@
 //! Every call tells the SQL layer who is acting: `idgraph.set_principal(principal, team)`
 //! runs on the pooled session right before the call, pipelined with it (one round trip).
 //! They are set before every call, so a value left by a previous request never leaks.
+//! So is `application_name`: `idgraph-facade trace=<trace id>` during a request (see
+//! `trace.rs`), so that a statement in `pg_stat_activity` or in the server log (`%a` in
+//! `log_line_prefix`) names the request it runs for.
 
 use std::time::Duration;
 
-use deadpool_postgres::{
-    Config as PoolConfig, ManagerConfig, Object, Pool, PoolConfig as DpConfig, RecyclingMethod,
-    Runtime, Timeouts,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::Row;
 
 use crate::auth::Principal;
 use crate::problem::{ApiError, ApiResult};
@@ -24,48 +24,42 @@ pub struct Db {
 }
 
 // The principal door: only the facade's role may execute it (sqitch `grants_doors`), and
-// what it sets lives in the backend, out of reach of any SET.
-const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2)";
+// what it sets lives in the backend, out of reach of any SET. application_name carries
+// the request's trace id.
+const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2), \
+     pg_catalog.set_config('application_name', $3, false)";
+const SET_APPLICATION_NAME: &str = "SELECT pg_catalog.set_config('application_name', $1, false)";
 
-pub fn make_pool(url: &str, size: usize, wait: Duration) -> anyhow_like::Result<Pool> {
-    let pg: tokio_postgres::Config = url
-        .parse()
-        .map_err(|e| anyhow_like::Error(format!("bad database URL: {e}")))?;
-    let mut cfg = PoolConfig::new();
-    // deadpool's Config wants the fields; copy what tokio-postgres parsed.
-    cfg.user = pg.get_user().map(str::to_owned);
-    cfg.password = pg
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
-    cfg.dbname = pg.get_dbname().map(str::to_owned);
-    cfg.application_name = Some("idgraph-facade".into());
-    cfg.hosts = Some(
-        pg.get_hosts()
-            .iter()
-            .map(|h| match h {
-                tokio_postgres::config::Host::Tcp(s) => s.clone(),
-                tokio_postgres::config::Host::Unix(p) => p.to_string_lossy().into_owned(),
-            })
-            .collect(),
-    );
-    let ports = pg.get_ports();
-    if !ports.is_empty() {
-        cfg.ports = Some(ports.to_vec());
-    }
-    cfg.connect_timeout = Some(Duration::from_secs(3));
-    cfg.manager = Some(ManagerConfig {
-        recycling_method: RecyclingMethod::Fast,
-    });
-    cfg.pool = Some(DpConfig {
-        max_size: size.max(1),
-        timeouts: Timeouts {
-            wait: Some(wait),
-            create: Some(Duration::from_secs(3)),
-            recycle: Some(Duration::from_secs(3)),
+/// A pool over the whole connection string `url` (see [`crate::pgconn`]: every libpq
+/// setting it carries, TLS per its `sslmode`, the statement timeout on every session).
+pub fn make_pool(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+    statement_timeout: Duration,
+    size: usize,
+    wait: Duration,
+) -> anyhow_like::Result<Pool> {
+    let target =
+        crate::pgconn::parse(url, ca_file, statement_timeout).map_err(anyhow_like::Error)?;
+    let create = target
+        .config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(Duration::from_secs(3));
+    let manager = Manager::from_config(
+        target.config,
+        target.tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
         },
-        ..DpConfig::default()
-    });
-    cfg.create_pool(Some(Runtime::Tokio1), NoTls)
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(wait))
+        .create_timeout(Some(create))
+        .recycle_timeout(Some(Duration::from_secs(3)))
+        .build()
         .map_err(|e| anyhow_like::Error(format!("cannot create the pool: {e}")))
 }
 
@@ -110,6 +104,16 @@ impl Db {
         Ok(pool.get().await?)
     }
 
+    /// Runs one statement without an actor on `pool`, labelled with the current trace.
+    pub async fn query_on(
+        pool: &Pool,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> ApiResult<Vec<Row>> {
+        let client = pool.get().await?;
+        plain(&client, sql, params).await
+    }
+
     /// Runs one statement as `who` and returns its rows.
     pub async fn query(
         &self,
@@ -122,7 +126,8 @@ impl Db {
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
         let team: Option<&str> = who.team.as_deref();
-        let actor: [&(dyn ToSql + Sync); 2] = [&who.subject, &team];
+        let app = crate::trace::application_name();
+        let actor: [&(dyn ToSql + Sync); 3] = [&who.subject, &team, &app];
         // Pipelined: both are sent before the first answer is awaited.
         let (_, rows) = tokio::try_join!(client.query(&set, &actor), client.query(&stmt, params))?;
         Ok(rows)
@@ -152,7 +157,15 @@ impl Db {
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
         let client = self.client(Access::Write).await?;
-        let stmt = client.prepare_cached(sql).await?;
-        Ok(client.query(&stmt, params).await?)
+        plain(&client, sql, params).await
     }
+}
+
+async fn plain(client: &Object, sql: &str, params: &[&(dyn ToSql + Sync)]) -> ApiResult<Vec<Row>> {
+    let set = client.prepare_cached(SET_APPLICATION_NAME).await?;
+    let stmt = client.prepare_cached(sql).await?;
+    let app = crate::trace::application_name();
+    let app: [&(dyn ToSql + Sync); 1] = [&app];
+    let (_, rows) = tokio::try_join!(client.query(&set, &app), client.query(&stmt, params))?;
+    Ok(rows)
 }

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use utoipa::{OpenApi, ToSchema};
 
+use crate::jsonscan;
 use crate::problem::{ApiError, FieldError};
 
 /// A JSON request body (`Content-Type: application/json`, at most 10 MB).
@@ -84,6 +85,14 @@ fn parse_json<T: DeserializeOwned + ToSchema>(ct: &str, bytes: &[u8]) -> Result<
             )),
         );
     }
+    // Bounds first, from the bytes alone: no parse (and no allocation) for a body that
+    // is too deep, holds too many values, or has a top-level array over its schema's
+    // maxItems.
+    let caps = array_caps(&T::name());
+    jsonscan::scan(bytes, jsonscan::MAX_DEPTH, jsonscan::MAX_VALUES, |k| {
+        caps.iter().find(|(n, _)| n == k).map(|(_, m)| *m)
+    })
+    .map_err(refused)?;
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON").detail(format!(
             "the body is not valid JSON: {e} (line {}, column {})",
@@ -104,6 +113,50 @@ fn parse_json<T: DeserializeOwned + ToSchema>(ct: &str, bytes: &[u8]) -> Result<
             }
             Err(ApiError::validation(errors))
         }
+    }
+}
+
+/// The maxItems of the arrays directly under the root of component schema `name`.
+fn array_caps(name: &str) -> Vec<(String, usize)> {
+    components()
+        .get(name)
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|props| {
+            props
+                .iter()
+                .filter_map(|(k, p)| {
+                    let max = resolve(p).get("maxItems").and_then(Value::as_u64)?;
+                    Some((k.clone(), usize::try_from(max).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn refused(r: jsonscan::Refusal) -> ApiError {
+    use jsonscan::Refusal as R;
+    match r {
+        R::TooDeep { max } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit-exceeded",
+            "Limit Exceeded",
+        )
+        .detail(format!("the body is nested deeper than {max} levels")),
+        R::TooManyValues { max } => ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+            .detail(format!("the body holds more than {max} JSON values")),
+        R::ArrayTooLong { key, max } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit-exceeded",
+            "Limit Exceeded",
+        )
+        .detail(format!(
+            "{key} has more than {max} elements; the limit is {max} per request"
+        ))
+        .errors(vec![FieldError {
+            field: key,
+            message: format!("at most {max} items"),
+        }]),
     }
 }
 
@@ -348,5 +401,25 @@ fn kind_of(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::array_caps;
+    use idgraph_core::depgraph::LIMITS;
+
+    /// The ingest caps the facade enforces before parsing are core's (one source).
+    #[test]
+    fn ingest_caps_are_cores() {
+        let mut caps = array_caps("IngestDocument");
+        caps.sort();
+        assert_eq!(
+            caps,
+            vec![
+                ("edges".to_owned(), LIMITS.max_edges),
+                ("nodes".to_owned(), LIMITS.max_nodes)
+            ]
+        );
     }
 }

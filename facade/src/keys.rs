@@ -1,15 +1,23 @@
 //! `idgraph-facade keys …`: API-key management from the command line. The key is
 //! generated and hashed here; the database keeps only the argon2id hash.
 
-use tokio_postgres::NoTls;
+use std::time::Duration;
 
 use crate::auth::{generate_key, Scope};
-use crate::config::KeysCommand;
+use crate::config::{DbArgs, KeysCommand};
 
 type Res<T> = Result<T, String>;
 
-async fn connect(url: &str) -> Res<tokio_postgres::Client> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
+/// One connection over the whole connection string (TLS per its sslmode, see pgconn).
+async fn connect(db: &DbArgs) -> Res<tokio_postgres::Client> {
+    let target = crate::pgconn::parse(
+        &db.database_url,
+        db.database_ca_file.as_deref(),
+        Duration::from_secs(30),
+    )?;
+    let (client, conn) = target
+        .config
+        .connect(target.tls)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     tokio::spawn(async move {
@@ -34,7 +42,7 @@ pub async fn run(cmd: KeysCommand) -> Res<()> {
             name,
             scopes,
             team,
-            expires_days,
+            expires_in_days,
         } => {
             let scopes: Vec<String> = scopes
                 .iter()
@@ -54,18 +62,19 @@ pub async fn run(cmd: KeysCommand) -> Res<()> {
             let key = tokio::task::spawn_blocking(generate_key)
                 .await
                 .map_err(|e| e.to_string())??;
-            let client = connect(&db.database_url).await?;
-            let expires = expires_days.map(|d| d as f64 * 86400.0);
-            client
-                .execute(
-                    "SELECT idgraph.api_key_create($1, $2, $3, $4, $5, \
-                        CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6::float8) END)",
-                    &[&key.key_id, &name, &key.secret_hash, &scopes, &team, &expires],
+            let client = connect(&db).await?;
+            let days = expires_in_days as i32;
+            let row = client
+                .query_one(
+                    "SELECT to_char(expires_at, 'YYYY-MM-DD HH24:MI TZ') FROM idgraph.api_key_create($1, $2, $3, $4, $5, \
+                        now() + make_interval(days => $6::int))",
+                    &[&key.key_id, &name, &key.secret_hash, &scopes, &team, &days],
                 )
                 .await
                 .map_err(db_err)?;
+            let expires: String = row.try_get(0).map_err(db_err)?;
             eprintln!(
-                "created key {} ({name}) with scopes {}; it is shown once:",
+                "created key {} ({name}) with scopes {}, expiring {expires}; it is shown once:",
                 key.key_id,
                 scopes.join(",")
             );
@@ -73,7 +82,7 @@ pub async fn run(cmd: KeysCommand) -> Res<()> {
             Ok(())
         }
         KeysCommand::List { db } => {
-            let client = connect(&db.database_url).await?;
+            let client = connect(&db).await?;
             let rows = client
                 .query(
                     "SELECT key_id, name, array_to_string(scopes, ','), coalesce(team, ''), \
@@ -94,8 +103,39 @@ pub async fn run(cmd: KeysCommand) -> Res<()> {
             }
             Ok(())
         }
+        KeysCommand::Rotate {
+            db,
+            key_id,
+            grace_hours,
+            expires_in_days,
+        } => {
+            let key = tokio::task::spawn_blocking(generate_key)
+                .await
+                .map_err(|e| e.to_string())??;
+            let client = connect(&db).await?;
+            let (hours, days) = (grace_hours as i32, expires_in_days as i32);
+            let row = client
+                .query_one(
+                    "SELECT name, to_char(expires_at, 'YYYY-MM-DD HH24:MI TZ'), \
+                            to_char(replaced_key_expires_at, 'YYYY-MM-DD HH24:MI TZ') \
+                       FROM idgraph.api_key_rotate($1, $2, $3, make_interval(hours => $4::int), \
+                                                   now() + make_interval(days => $5::int))",
+                    &[&key_id, &key.key_id, &key.secret_hash, &hours, &days],
+                )
+                .await
+                .map_err(db_err)?;
+            let name: String = row.try_get(0).map_err(db_err)?;
+            let expires: String = row.try_get(1).map_err(db_err)?;
+            let old_expires: String = row.try_get(2).map_err(db_err)?;
+            eprintln!(
+                "key {key_id} ({name}) rotated: it works until {old_expires}; its successor {} expires {expires} and is shown once:",
+                key.key_id
+            );
+            println!("{}", key.full_key);
+            Ok(())
+        }
         KeysCommand::Revoke { db, key_id } => {
-            let client = connect(&db.database_url).await?;
+            let client = connect(&db).await?;
             client
                 .execute("SELECT idgraph.api_key_revoke($1)", &[&key_id])
                 .await

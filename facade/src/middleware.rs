@@ -1,7 +1,10 @@
 //! All middleware, in one place. Layer order, outermost first (see `routes::router`):
 //!
 //! 1. `request_context` — request id (honours a sane incoming `X-Request-Id`, else a new
-//!    UUID; returned on every response), tracing span with the matched route, access
+//!    UUID; returned on every response), W3C trace context (a valid `traceparent` is
+//!    continued, else a trace starts; the facade's `traceparent` is on every response
+//!    and the trace id in the span, so in every log line, and in the database session's
+//!    `application_name`), tracing span with the matched route, access
 //!    log, request metrics, security headers (HSTS), and the problem normalizer: any
 //!    error response that is not yet problem+json (405 from the router, 413 from the
 //!    body limit, …) becomes one, and every problem gets `instance` and `request_id`.
@@ -11,9 +14,9 @@
 //!    `buffer_body`: the body is read completely before any handler may answer early
 //!    (401, 404, …), so an HTTP/1.1 connection stays reusable instead of being closed
 //!    under a client that is still sending.
-//! 5. `auth_and_rate_limit` — credentials → `AuthOutcome` in the request extensions
-//!    (handlers decide 401/403), then the principal's token bucket (429) and the
-//!    `X-RateLimit-*` headers.
+//! 5. `auth_and_rate_limit` — the start-up check's gate (503 not-ready), credentials →
+//!    `AuthOutcome` in the request extensions (handlers decide 401/403), then the
+//!    principal's bucket (429), the `X-RateLimit-*` headers and the key-expiry `Warning`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -25,10 +28,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::auth::{authenticate, claimed_principal, presented_key, AuthOutcome};
+use crate::auth::{authenticate, claimed_principal, expiry_warning, presented_key, AuthOutcome};
 use crate::problem::{ApiError, ProblemMarker, PROBLEM_JSON};
 use crate::ratelimit::{route_cost, Decision};
 use crate::state::AppState;
+use crate::trace::{TraceContext, TRACEPARENT};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const RL_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -65,9 +69,11 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     let method = req.method().as_str().to_owned();
     let route = route_of(&req);
     let path = req.uri().path().to_owned();
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let trace = TraceContext::from_headers(req.headers());
+    let traceparent = trace.header_value();
+    let span = tracing::info_span!("request", request_id = %request_id, trace_id = %trace.trace_id,
+        method = %method, route = %route);
+    let mut res = trace.scope(next.run(req)).instrument(span.clone()).await;
 
     let status = res.status();
     if status.is_client_error() || status.is_server_error() {
@@ -76,6 +82,9 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert(REQUEST_ID, v);
+    }
+    if let Some(v) = traceparent {
+        h.insert(TRACEPARENT, v);
     }
     if !state.hsts.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&state.hsts) {
@@ -89,14 +98,9 @@ pub async fn request_context(State(state): State<AppState>, req: Request, next: 
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 
     let elapsed = started.elapsed();
-    let status_s = status.as_u16().to_string();
-    let labels = [method.as_str(), route.as_str(), status_s.as_str()];
-    state.metrics.requests.with_label_values(&labels).inc();
     state
         .metrics
-        .latency
-        .with_label_values(&labels)
-        .observe(elapsed.as_secs_f64());
+        .observe_request(&method, &route, status.as_u16(), elapsed.as_secs_f64());
     let principal = res
         .extensions()
         .get::<ServedTo>()
@@ -203,19 +207,33 @@ pub async fn auth_and_rate_limit(
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "local".into());
 
-    // Failed authentications are charged to the client's address; once that bucket is
-    // empty, keys that are not already verified in the cache are not even looked at (no
-    // argon2 work for a guessing client; cached keys and JWTs are cheap and unaffected).
+    // Every API key that is not already verified in the cache costs the client's address
+    // first (argon2 is the expensive part); once that bucket is empty such keys are not
+    // even looked at, so a guessing client gets no argon2 work out of the facade, while
+    // cached keys and JWTs are cheap and unaffected. Failed and anonymous requests are
+    // charged to the address as well (once).
     let ip_bucket = format!("ip:{client}");
     let slow_key = match presented_key(req.headers()) {
         Some(k) => !state.keys.is_cached(k).await,
         None => false,
     };
+    let mut charged_ip = None;
     if cost > 0 && slow_key {
-        let pre = state.limiter.check(&ip_bucket, 0);
-        if pre.remaining == 0 {
+        let pre = state.limiter.check(&ip_bucket, cost);
+        if !pre.allowed {
             state.metrics.rate_limited.inc();
             return too_many(pre, &ip_bucket, &route);
+        }
+        charged_ip = Some(pre);
+    }
+    // Data routes wait for the start-up check (extension version, the role's grants).
+    if cost > 0 {
+        if let Err(e) = state
+            .gate
+            .admit(state.db.primary(), state.db.replica())
+            .await
+        {
+            return e.into_response();
         }
     }
     let outcome = if cost == 0 {
@@ -225,7 +243,12 @@ pub async fn auth_and_rate_limit(
     } else {
         match authenticate(req.headers(), &state.db, &state.keys, state.jwt.as_ref()).await {
             Ok(o) => o,
-            Err(e) => return e.into_response(),
+            Err(e) => {
+                if e.slug == "not-ready" {
+                    state.gate.close(e.internal.clone().unwrap_or_default());
+                }
+                return e.into_response();
+            }
         }
     };
     if let AuthOutcome::Failed(reason) = &outcome {
@@ -245,16 +268,45 @@ pub async fn auth_and_rate_limit(
         AuthOutcome::Ok(p) => (p.subject.clone(), p.subject.clone()),
         _ => (ip_bucket, String::new()),
     };
-    let d = state.limiter.check(&bucket, cost);
+    let d = match (&outcome, charged_ip) {
+        (AuthOutcome::Ok(_), _) | (_, None) => state.limiter.check(&bucket, cost),
+        (_, Some(already)) => already,
+    };
     if !d.allowed {
         state.metrics.rate_limited.inc();
         return too_many(d, &bucket, &route);
     }
+    let expiry = match &outcome {
+        AuthOutcome::Ok(p) => p.key_expires_at,
+        _ => None,
+    };
     req.extensions_mut().insert(outcome);
     let mut res = next.run(req).await;
-    rate_headers(&mut res, d);
+    if let Some(w) = expiry.and_then(|t| expiry_warning(t, chrono::Utc::now())) {
+        if let Ok(v) = HeaderValue::from_str(&w) {
+            res.headers_mut().insert(header::WARNING, v);
+        }
+    }
+    if let Some(why) = refused_role(&res) {
+        state.gate.close(why);
+    }
+    // Operational routes are free: they neither draw on nor report a bucket.
+    if cost > 0 {
+        rate_headers(&mut res, d);
+    }
     res.extensions_mut().insert(ServedTo(served_to));
     res
+}
+
+/// The reason, when a response says the database refused the facade's role (42501).
+fn refused_role(res: &Response) -> Option<String> {
+    if res.status() != StatusCode::SERVICE_UNAVAILABLE {
+        return None;
+    }
+    let ProblemMarker(p) = res.extensions().get::<ProblemMarker>()?;
+    p.kind
+        .ends_with("/not-ready")
+        .then(|| "the database refused the facade's role a privilege (42501)".to_owned())
 }
 
 fn too_many(d: Decision, bucket: &str, route: &str) -> Response {

@@ -308,6 +308,11 @@ pub fn status_for_sqlstate(code: &str) -> Option<(StatusCode, &'static str, &'st
             "invalid-parameter",
             "Invalid Parameter",
         ),
+        // insufficient_privilege: the facade's own role lacks a grant it needs (clients
+        // are authorized by the facade before any call): misconfiguration, not the
+        // client's fault and no server bug either — 503, and the start-up check runs
+        // again (see gate.rs), so /health/ready says why.
+        "42501" => (S::SERVICE_UNAVAILABLE, "not-ready", "Service Not Ready"),
         // serialization failure / deadlock: retry.
         "40001" | "40P01" => (S::SERVICE_UNAVAILABLE, "retry", "Retry"),
         // statement timeout / cancel, shutdown, cannot connect now.
@@ -414,7 +419,7 @@ mod tests {
         assert_eq!(s("54000"), Some(422));
         assert_eq!(s("08006"), Some(503));
         assert_eq!(s("57P01"), Some(503));
-        assert_eq!(s("42501"), None);
+        assert_eq!(s("42501"), Some(503));
         assert_eq!(s("XX000"), None);
     }
 }

@@ -15,6 +15,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use crate::auth::{JwksSource, JwtVerifier, KeyVerifier};
 use crate::config::ServeArgs;
 use crate::db::{make_pool, Db};
+use crate::gate::Gate;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::routes::router;
@@ -57,10 +58,12 @@ pub async fn shutdown_signal() {
 
 pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
     let wait = Duration::from_millis(args.pool_wait_ms);
-    let primary =
-        make_pool(&args.db.database_url, args.pool_size, wait).map_err(|e| e.to_string())?;
+    let ca = args.db.database_ca_file.as_deref();
+    let st = Duration::from_millis(args.statement_timeout_ms);
+    let primary = make_pool(&args.db.database_url, ca, st, args.pool_size, wait)
+        .map_err(|e| e.to_string())?;
     let replica = match &args.read_database_url {
-        Some(u) => Some(make_pool(u, args.pool_size, wait).map_err(|e| e.to_string())?),
+        Some(u) => Some(make_pool(u, ca, st, args.pool_size, wait).map_err(|e| e.to_string())?),
         None => None,
     };
     let jwt = match (&args.jwks_file, &args.jwks_url) {
@@ -82,13 +85,17 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
     } else {
         format!("max-age={}; includeSubDomains", args.hsts_max_age)
     };
+    let metrics = Metrics::new().map_err(|e| format!("metrics: {e}"))?;
+    let routes = crate::metrics::documented_routes();
+    metrics.init_routes(routes.iter().map(|(m, p)| (m.as_str(), p.as_str())));
     Ok(AppState(Arc::new(Inner {
         db: Db::new(primary, replica),
         keys: KeyVerifier::new(Duration::from_secs(args.key_cache_ttl_secs)),
         jwt,
         limiter: RateLimiter::new(args.rate_limit_burst, args.rate_limit_per_sec),
-        metrics: Metrics::new().map_err(|e| format!("metrics: {e}"))?,
+        metrics,
         owners: OwnerCache::default(),
+        gate: Gate::default(),
         max_batch: args.max_batch,
         hsts,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
@@ -140,8 +147,18 @@ pub async fn serve_on(
         .local_addr()
         .map_err(|e| format!("listener: {e}"))?;
     let state = build_state(&args)?;
-    if let Err(e) = state.db.query_plain("SELECT 1", &[]).await {
-        tracing::warn!(error = %e, "database not reachable at start; serving anyway (ready answers 503)");
+    match state
+        .gate
+        .check_now(state.db.primary(), state.db.replica())
+        .await
+    {
+        Ok(Ok(())) => {}
+        // It answered, and it is not what this facade needs: say so and stop.
+        Ok(Err(reason)) => return Err(format!("refusing to serve: {reason}")),
+        Err(e) => tracing::warn!(
+            error = %e.internal.clone().unwrap_or_default(),
+            "database not reachable at start; serving anyway (data routes and ready answer 503 until it is, and is checked)"
+        ),
     }
     let sync = match (args.sli_sync_interval, &args.prometheus_url) {
         (Some(every), Some(url)) => {

@@ -21,6 +21,7 @@ pub struct Inner {
     pub limiter: RateLimiter,
     pub metrics: Metrics,
     pub owners: OwnerCache,
+    pub gate: crate::gate::Gate,
     pub max_batch: usize,
     pub hsts: String,
     pub request_timeout: std::time::Duration,

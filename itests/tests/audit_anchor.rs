@@ -34,7 +34,9 @@ async fn anchored_digests_expose_a_consistent_rewrite() {
         .get(0);
     admin
         .execute(
-            &format!("SELECT * FROM idgraph.allocate($1, 'public.{table}', 'id', 'A-1', 'natural_key')"),
+            &format!(
+                "SELECT * FROM idgraph.allocate($1, 'public.{table}', 'id', 'A-1', 'natural_key')"
+            ),
             &[&sub],
         )
         .await
@@ -75,7 +77,11 @@ async fn anchored_digests_expose_a_consistent_rewrite() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(anchored.len() as i64, seals, "the stream carries every seal");
+    assert_eq!(
+        anchored.len() as i64,
+        seals,
+        "the stream carries every seal"
+    );
 
     // A consistent rewrite, as only a superuser can do it.
     admin.batch_execute("BEGIN").await.unwrap();
@@ -114,7 +120,10 @@ async fn anchored_digests_expose_a_consistent_rewrite() {
         "verify_audit() recomputes from what the database holds, so a consistent rewrite passes it"
     );
     let now: BTreeMap<i64, String> = admin
-        .query("SELECT seal_id, digest FROM idgraph.audit_seal_digests(0, 10000)", &[])
+        .query(
+            "SELECT seal_id, digest FROM idgraph.audit_seal_digests(0, 10000)",
+            &[],
+        )
         .await
         .unwrap()
         .into_iter()

@@ -2,9 +2,12 @@
 //! `shared_preload_libraries`. It wakes up periodically and, in the database named by
 //! `idgraph.centrality_database`, runs `idgraph.refresh_centrality()` when the topology
 //! changed since betweenness was last computed and that computation is older than
-//! `idgraph.centrality_refresh_interval` seconds.
+//! `idgraph.centrality_refresh_interval` seconds. It also runs the SLO engine's
+//! maintenance — `idgraph.apply_sli_retention()` and `idgraph.refresh_slo_dashboard()` —
+//! as soon as those functions exist and then every `idgraph.slo_maintenance_interval`
+//! seconds (default an hour).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -30,6 +33,7 @@ pub extern "C-unwind" fn idgraph_centrality_worker_main(_arg: pg_sys::Datum) {
     let db = gucs::centrality_database();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     log!("idgraph centrality refresher started for database {db}");
+    let mut last_slo_maintenance: Option<Instant> = None;
     loop {
         let interval = gucs::centrality_refresh_interval();
         let nap = Duration::from_secs(interval.clamp(1, 60));
@@ -42,6 +46,12 @@ pub extern "C-unwind" fn idgraph_centrality_worker_main(_arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         BackgroundWorker::transaction(|| refresh_if_due(gucs::centrality_refresh_interval()));
+        let every = Duration::from_secs(gucs::slo_maintenance_interval());
+        if last_slo_maintenance.is_none_or(|t| t.elapsed() >= every)
+            && BackgroundWorker::transaction(slo_maintenance)
+        {
+            last_slo_maintenance = Some(Instant::now());
+        }
     }
     log!("idgraph centrality refresher stopped");
 }
@@ -67,4 +77,24 @@ fn refresh_if_due(interval_secs: u64) {
             Err(e) => warning!("idgraph centrality refresh failed: {e}"),
         }
     }
+}
+
+/// SLI retention and the dashboard refresh; false while the installed idgraph has no SLO
+/// engine (an older version, or none).
+fn slo_maintenance() -> bool {
+    let present = Spi::get_one::<bool>(
+        "SELECT to_regprocedure('idgraph.apply_sli_retention()') IS NOT NULL
+            AND to_regprocedure('idgraph.refresh_slo_dashboard()') IS NOT NULL",
+    );
+    if present != Ok(Some(true)) {
+        return false;
+    }
+    match Spi::get_one::<JsonB>(
+        "SELECT idgraph.apply_sli_retention() || idgraph.refresh_slo_dashboard()",
+    ) {
+        Ok(Some(r)) => log!("idgraph SLO maintenance: {}", r.0),
+        Ok(None) => {}
+        Err(e) => warning!("idgraph SLO maintenance failed: {e}"),
+    }
+    true
 }

@@ -14,6 +14,21 @@ pub static CENTRALITY_REFRESH_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new
 pub static CENTRALITY_DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"idgraph"));
 
+/// Seconds between the background worker's SLO maintenance runs (retention, dashboard).
+pub static SLO_MAINTENANCE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(3600);
+
+pub fn slo_maintenance_interval() -> u64 {
+    u64::try_from(SLO_MAINTENANCE_INTERVAL.get()).unwrap_or(3600)
+}
+
+/// Latency noise margin of SLO recommendations (TRD FR-2: 5–10% for shared infrastructure).
+pub static SLO_NOISE_MARGIN: GucSetting<f64> =
+    GucSetting::<f64>::new(idgraph_core::slo::DEFAULT_NOISE_MARGIN);
+
+pub fn slo_noise_margin() -> f64 {
+    SLO_NOISE_MARGIN.get()
+}
+
 pub fn centrality_refresh_interval() -> u64 {
     u64::try_from(CENTRALITY_REFRESH_INTERVAL.get()).unwrap_or(3600)
 }
@@ -54,5 +69,25 @@ pub fn init() {
         // Not Postmaster: the library is also loaded after startup (CREATE EXTENSION).
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"idgraph.slo_latency_noise_margin",
+        c"Noise margin added to the conservative and balanced latency SLO recommendations.",
+        c"A fraction: 0.05 adds 5% to the observed p99.9 and p99 of window p99 latencies (TRD FR-2: 5-10%).",
+        &SLO_NOISE_MARGIN,
+        0.0,
+        1.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"idgraph.slo_maintenance_interval",
+        c"Seconds between the background worker's SLO maintenance runs.",
+        c"With idgraph in shared_preload_libraries the worker runs idgraph.apply_sli_retention() and idgraph.refresh_slo_dashboard() at start and then at this interval.",
+        &SLO_MAINTENANCE_INTERVAL,
+        1,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
 }

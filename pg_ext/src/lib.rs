@@ -34,6 +34,17 @@ extension_sql_file!(
     name = "centrality",
     requires = ["graph_schema", "graph"]
 );
+// The SLO engine: SLI history, recommendations cache, lifecycle, alert rules, dashboard.
+extension_sql_file!(
+    "../../sql/slo.sql",
+    name = "slo",
+    requires = [
+        "graph_schema",
+        "graph",
+        api::slo::record_sli,
+        api::slo::_slo_compute
+    ]
+);
 // API keys and whatever else the HTTPS facade keeps in the database.
 extension_sql_file!(
     "../../sql/facade.sql",

@@ -28,9 +28,10 @@ SELECT count(*) FILTER (WHERE service_id = 'checkout') AS pre_checkout,
        count(*) FILTER (WHERE service_id IN ('checkout', 'gateway')) AS pre_cg,
        count(*) FILTER (WHERE service_id = 'orders') AS pre_orders
   FROM idgraph.slo_audit_log \gset
-SELECT is(idgraph.set_slo('checkout', 0.997, 300, 800, 'first cut', 'alice') - 'updated_at',
+SELECT is(idgraph.set_slo('checkout', 0.997, 300, 800, 'first cut', 'alice') - ARRAY['updated_at', 'slo_id', 'activated_at'],
           jsonb_build_object('service_id', 'checkout', 'availability_target', 0.997, 'latency_p95_ms', 300,
-            'latency_p99_ms', 800, 'set_by', session_user, 'rationale', 'first cut'),
+            'latency_p99_ms', 800, 'set_by', session_user, 'rationale', 'first cut', 'source', 'manual',
+            'recommendation_id', NULL, 'selected_tier', NULL),
           'set_slo returns the active SLO, set_by who really acted (not the p_actor claim)');
 SELECT lives_ok($$SELECT idgraph.set_slo('checkout', 0.998, 250, 700, 'Q4 review', 'bob')$$, 'set_slo again (a change)');
 SELECT lives_ok($$SELECT idgraph.set_slo('gateway', 0.99)$$, 'set_slo with only an availability target');

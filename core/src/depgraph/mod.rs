@@ -11,8 +11,9 @@ mod model;
 mod traverse;
 
 pub use availability::{
-    check_slo, composite, impact_analysis, AvailabilityOptions, CheckSlo, Composite, DataSource,
-    Excluded, ExternalUse, Impact, ImpactRow, NeededDependency, Supernode,
+    check_slo, composite, composite_what_if, dependency_bound_what_if, impact_analysis,
+    AvailabilityOptions, CheckSlo, Composite, DataSource, Excluded, ExternalUse, Impact, ImpactRow,
+    NeededDependency, Supernode,
 };
 pub use ingest::{parse_document, IngestDoc, IngestEdge, IngestNode, ValidationError, LIMITS};
 pub use model::{

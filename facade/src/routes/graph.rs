@@ -25,9 +25,14 @@ pub struct IngestDocument {
     /// RFC 3339 observation time (default: now).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+    /// At most 50,000 (idgraph-core's `LIMITS.max_nodes`; more → 422 limit-exceeded,
+    /// refused from a scan of the body before it is parsed).
     #[serde(default)]
+    #[schema(max_items = 50000)]
     pub nodes: Vec<Value>,
+    /// At most 500,000 (`LIMITS.max_edges`).
     #[serde(default)]
+    #[schema(max_items = 500000)]
     pub edges: Vec<Value>,
 }
 
@@ -376,6 +381,11 @@ pub async fn ingest(
             &[&doc],
         )
         .await?;
+    let source = doc
+        .get("source")
+        .and_then(|v| v.as_str())
+        .unwrap_or("unknown");
+    state.metrics.ingests.with_label_values(&[source]).inc();
     let mut out = json_of(&row)?;
     // FR-1's response fields. The ingest is done when the answer comes: status completed.
     if let Value::Object(o) = &mut out {

@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::gate::not_ready;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -32,17 +33,36 @@ pub async fn live() -> Json<Health> {
     })
 }
 
-/// Readiness: a database round trip; 503 when the database is unreachable.
+/// Readiness: the start-up check (extension version, the role's grants) passed and a
+/// database round trip works; 503 otherwise, saying why.
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses((status = 200, body = Ready),
               (status = 503, body = Problem, content_type = "application/problem+json",
-               description = "The database is unreachable")))]
+               description = "The database is unreachable, or not fit to serve (the detail says why)")))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
+    if !state.gate.is_open() {
+        let checked = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            state.gate.check_now(state.db.primary(), state.db.replica()),
+        )
+        .await;
+        match checked {
+            Ok(Ok(Ok(()))) => {}
+            // Operators need the reason; it names roles and versions, never secrets.
+            Ok(Ok(Err(reason))) => return Err(not_ready(&reason).detail(reason)),
+            Ok(Err(e)) => {
+                return Err(ApiError::unavailable(format!(
+                    "readiness: {}",
+                    e.internal.clone().unwrap_or_default()
+                )))
+            }
+            Err(_) => return Err(ApiError::unavailable("readiness: timed out")),
+        }
+    }
     let check = async {
         state.db.query_plain("SELECT 1", &[]).await?;
         if let Some(r) = state.db.replica() {
-            let c = r.get().await?;
-            c.simple_query("SELECT 1").await?;
+            crate::db::Db::query_on(r, "SELECT 1", &[]).await?;
         }
         Ok::<_, ApiError>(())
     };
@@ -79,6 +99,7 @@ pub async fn ready_v1(state: State<AppState>) -> Result<Json<Ready>, ApiError> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::dbstats::refresh(&state).await;
     state
         .metrics
         .set_pool("primary", state.db.primary().status());

@@ -446,6 +446,7 @@ pub async fn allocate(
     who.require(Scope::IdentityWrite)?;
     check_visible(&state, &who, id).await?;
     let ty = id_type(&body.external_id_type);
+    let started = std::time::Instant::now();
     let row = state
         .db
         .query_one(
@@ -464,16 +465,18 @@ pub async fn allocate(
             ],
         )
         .await?;
-    let alloc: i64 = row.try_get(0)?;
-    let is_new: bool = row.try_get(1)?;
     state
         .metrics
-        .allocations
-        .with_label_values(&[
-            &format!("{}.{}", body.table_name, body.column_name),
-            if is_new { "true" } else { "false" },
-        ])
-        .inc();
+        .allocation_duration
+        .observe(started.elapsed().as_secs_f64());
+    let alloc: i64 = row.try_get(0)?;
+    let is_new: bool = row.try_get(1)?;
+    state.metrics.count_allocations(
+        &body.table_name,
+        &body.column_name,
+        u64::from(is_new),
+        u64::from(!is_new),
+    );
     Ok(Json(Allocation {
         external_id: body.external_id,
         external_id_type: ty,
@@ -525,6 +528,10 @@ pub async fn allocate_batch(
             &[&id, &body.table_name, &body.column_name, &ids, &ty, &hashes],
         )
         .await?;
+    state
+        .metrics
+        .allocation_duration
+        .observe(started.elapsed().as_secs_f64());
     let mut out = Vec::with_capacity(rows.len());
     let mut new = 0usize;
     for r in &rows {
@@ -543,17 +550,12 @@ pub async fn allocate_batch(
             is_new_allocation: is_new,
         });
     }
-    let target = format!("{}.{}", body.table_name, body.column_name);
-    state
-        .metrics
-        .allocations
-        .with_label_values(&[&target, "true"])
-        .inc_by(new as u64);
-    state
-        .metrics
-        .allocations
-        .with_label_values(&[&target, "false"])
-        .inc_by((out.len() - new) as u64);
+    state.metrics.count_allocations(
+        &body.table_name,
+        &body.column_name,
+        new as u64,
+        (out.len() - new) as u64,
+    );
     let total = out.len();
     Ok(Json(BatchResponse {
         allocations: out,

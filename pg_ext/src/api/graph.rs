@@ -19,6 +19,26 @@ fn graph_err(e: GraphError) -> IdgraphError {
     }
 }
 
+/// A document with more nodes or edges than one call takes is refused with 54000
+/// program_limit_exceeded (like a batch over `idgraph.max_batch_size`), before the
+/// elements are validated one by one.
+fn refuse_over_caps(doc: &Value) {
+    let limits = &depgraph::LIMITS;
+    for (key, max) in [("nodes", limits.max_nodes), ("edges", limits.max_edges)] {
+        let n = doc.get(key).and_then(Value::as_array).map_or(0, Vec::len);
+        if n > max {
+            IdgraphError::new(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                format!("the ingest document has {n} {key}; the limit is {max} per document"),
+            )
+            .with_hint(
+                "Nothing was written. Send the graph in several documents (ingest is a merge).",
+            )
+            .raise()
+        }
+    }
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> JsonB {
     JsonB(serde_json::to_value(v).unwrap_or(Value::Null))
 }
@@ -45,6 +65,7 @@ fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
 #[search_path(pg_catalog, pg_temp)]
 pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     let started = std::time::Instant::now();
+    refuse_over_caps(&p_doc.0);
     let doc = match depgraph::parse_document(&p_doc.0) {
         Ok(d) => d,
         Err(errors) => {

@@ -4,3 +4,4 @@ pub mod actor;
 pub mod centrality;
 pub mod graph;
 pub mod identity;
+pub mod slo;

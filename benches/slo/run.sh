@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SLO engine bench (issue 8, "Speed"). Run by benches/run.sh (make bench).
+#
+# In a fresh database (BENCH_SLO_DB, default idgraph_bench_slo: dropped and re-created)
+# with the 5,000-service graph of benches/graph/gen_graph.py (seed 42):
+#   - the service with the largest downstream closure gets 90 days of hourly SLI windows
+#     (2,160, seeded pseudo-random error ratios), every other service 30 daily windows;
+#   - fresh computation: idgraph.slo_recommendations(big, 'all', 90, true), BENCH_SLO_FRESH
+#     calls (default 30) after one warm-up, server-side clock_timestamp() around each;
+#   - cached retrieval: idgraph.slo_recommendations(big, 'all', 90), BENCH_SLO_CACHED calls
+#     (default 500);
+#   - regenerate all: force_regenerate for every non-placeholder service in one statement.
+# Writes the slo-bench section of benches/README.md; raw numbers in benches/out/slo/.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/scripts/env.sh"
+DB=${BENCH_SLO_DB:-idgraph_bench_slo}
+FRESH=${BENCH_SLO_FRESH:-30}
+CACHED=${BENCH_SLO_CACHED:-500}
+README=${BENCH_README:-$ROOT/benches/README.md}
+OUT=$ROOT/benches/out/slo
+case "$DB" in *bench*) ;; *) echo "BENCH_SLO_DB must contain 'bench' (it is dropped)" >&2; exit 2 ;; esac
+rm -rf "$OUT"; mkdir -p "$OUT"
+python3 "$ROOT/benches/graph/gen_graph.py" --services 5000 --edges 50000 --seed 42 | tr -d '\n' >"$OUT/doc.json"
+echo >>"$OUT/doc.json"
+dropdb --if-exists "$DB"
+createdb "$DB"
+load_start=$(uptime | sed 's/.*load average: //')
+# (\copy takes no psql variables: the document's path is put in by sed)
+sed "s#@DOC@#$OUT/doc.json#" <<'SQL' | psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -v fresh="$FRESH" -v cached="$CACHED" >"$OUT/results.txt"
+
+SET client_min_messages = warning;
+CREATE EXTENSION idgraph CASCADE;
+CREATE TEMP TABLE d (j jsonb);
+\copy d FROM '@DOC@' WITH (FORMAT csv, QUOTE E'\x01', DELIMITER E'\x02')
+SELECT idgraph.ingest_graph(j) FROM d \g /dev/null
+CREATE TEMP TABLE cfg AS
+SELECT s.service_id AS big, (SELECT count(*) FROM idgraph.dependencies(s.service_id, 'downstream', 10)) AS closure
+  FROM idgraph.services s ORDER BY 2 DESC, 1 LIMIT 1;
+SELECT setseed(0.42);
+CREATE TEMP TABLE t AS SELECT to_timestamp(floor(extract(epoch FROM now()) / 3600) * 3600) AS e;
+SELECT idgraph.record_sli(jsonb_build_object('windows', jsonb_agg(jsonb_build_object(
+         'service_id', cfg.big, 'window', '1h',
+         'start', to_char((t.e - i * interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+         'good_events', 100000 - floor(random() * random() * 400)::int, 'total_events', 100000,
+         'latency_p99_ms', 150 + floor(random() * 100)))))
+  FROM generate_series(1, 2160) i, t, cfg \g /dev/null
+SELECT idgraph.record_sli(jsonb_build_object('windows', jsonb_agg(jsonb_build_object(
+         'service_id', s.service_id, 'window', '1d',
+         'start', to_char((date_trunc('day', t.e AT TIME ZONE 'UTC') - i * interval '1 day'), 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+         'good_events', 1000000 - floor(random() * 2000)::int, 'total_events', 1000000,
+         'latency_p99_ms', 100 + floor(random() * 300)))))
+  FROM generate_series(1, 30) i, t, cfg, idgraph.services s
+ WHERE NOT s.discovered AND s.service_id <> cfg.big \g /dev/null
+ANALYZE idgraph.sli_aggregates;
+CREATE TEMP TABLE samples (kind text, ms float8);
+CREATE TEMP TABLE n AS SELECT :fresh::int AS fresh, :cached::int AS cached;
+DO $$
+DECLARE
+  v_big text := (SELECT big FROM cfg);
+  t0 timestamptz;
+BEGIN
+  PERFORM idgraph.slo_recommendations(v_big, 'all', 90, true);   -- warm-up: loads the graph cache
+  FOR i IN 1..(SELECT fresh FROM n) LOOP
+    t0 := clock_timestamp();
+    PERFORM idgraph.slo_recommendations(v_big, 'all', 90, true);
+    INSERT INTO samples VALUES ('fresh', extract(epoch FROM clock_timestamp() - t0) * 1000);
+  END LOOP;
+  FOR i IN 1..(SELECT cached FROM n) LOOP
+    t0 := clock_timestamp();
+    PERFORM idgraph.slo_recommendations(v_big, 'all', 90);
+    INSERT INTO samples VALUES ('cached', extract(epoch FROM clock_timestamp() - t0) * 1000);
+  END LOOP;
+  t0 := clock_timestamp();
+  PERFORM count(idgraph.slo_recommendations(s.service_id, 'all', 30, true)) FROM idgraph.services s WHERE NOT s.discovered;
+  INSERT INTO samples VALUES ('all', extract(epoch FROM clock_timestamp() - t0) * 1000);
+END
+$$;
+\pset format unaligned
+\pset tuples_only on
+SELECT 'big|' || big || '|' || closure FROM cfg;
+SELECT 'services|' || count(*) FROM idgraph.services WHERE NOT discovered;
+SELECT kind || '|' || count(*) || '|' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3)
+       || '|' || round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 3)
+  FROM samples GROUP BY kind ORDER BY kind;
+SQL
+load_end=$(uptime | sed 's/.*load average: //')
+cat "$OUT/results.txt"
+get() { awk -F'|' -v k="$1" -v f="$2" '$1 == k { print $f }' "$OUT/results.txt"; }
+section=$(cat <<MD
+<!-- slo-bench:start -->
+## SLO engine (generated by \`benches/slo/run.sh\`; do not edit between the markers)
+
+Run on $(date -u '+%Y-%m-%d %H:%M UTC'), load average $load_start at start, $load_end at end (2 shared cores). Server-side
+\`clock_timestamp()\` around each call, in SQL. Graph: benches/graph/gen_graph.py (5,000 services, seed 42).
+Reproduce: \`benches/slo/run.sh\` after \`make install\` (or \`make bench\`).
+
+| what | calls | p50 (ms) | p95 (ms) | target |
+|---|---:|---:|---:|---|
+| cached retrieval, \`slo_recommendations('$(get big 2)', 'all', 90)\` | $(get cached 2) | $(get cached 3) | $(get cached 4) | < 5 ms p95 |
+| fresh computation, 2,160 hourly windows, largest closure ($(get big 3) services), \`force_regenerate\` | $(get fresh 2) | $(get fresh 3) | $(get fresh 4) | < 100 ms |
+| regenerate all $(get services 2) services (30 daily windows each; one statement) | 1 | $(get all 3) | — | < 60 s |
+<!-- slo-bench:end -->
+MD
+)
+python3 - "$README" "$section" <<'PY'
+import re, sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+pat = re.compile(r"<!-- slo-bench:start -->.*?<!-- slo-bench:end -->", re.S)
+text = pat.sub(lambda m: section, text) if pat.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text)
+PY

@@ -1,0 +1,944 @@
+-- idgraph: the SLO engine (TRD FR-2, FR-5, FR-6, FR-10, FR-11, FR-12). The math runs in
+-- Rust (idgraph-core's slo module, through idgraph._slo_compute and idgraph.record_sli);
+-- storage, the recommendation cache, the accept/modify/reject lifecycle, auto-approval,
+-- burn-rate alert rules and the dashboard are here.
+--
+-- Units: availability is a fraction everywhere in SQL (0.999); the HTTP API shows percent.
+-- SQLSTATEs: 22023 invalid value, 22004 NULL, P0002 unknown service or recommendation,
+-- 55000 recommendation superseded or expired, 23505 duplicate rule name, 42501 not granted.
+
+-- Active SLOs remember where they came from (FR-5 active_slos); idgraph.set_slo writes
+-- source 'manual'.
+ALTER TABLE idgraph.slos
+  ADD COLUMN slo_id uuid NOT NULL DEFAULT gen_random_uuid(),
+  ADD COLUMN source text NOT NULL DEFAULT 'manual'
+    CHECK (source IN ('manual', 'recommendation_accepted', 'recommendation_modified')),
+  ADD COLUMN recommendation_id uuid,
+  ADD COLUMN selected_tier text CHECK (selected_tier IN ('conservative', 'balanced', 'aggressive')),
+  ADD COLUMN activated_at timestamptz NOT NULL DEFAULT now();
+ALTER TABLE idgraph.slos ADD CONSTRAINT slos_slo_id_key UNIQUE (slo_id);
+
+-- The audit log records FR-5's decisions too.
+ALTER TABLE idgraph.slo_audit_log DROP CONSTRAINT slo_audit_log_action_check;
+ALTER TABLE idgraph.slo_audit_log ADD CONSTRAINT slo_audit_log_action_check
+  CHECK (action IN ('set', 'delete', 'accept', 'modify', 'reject', 'auto_approve', 'expire'));
+ALTER TABLE idgraph.slo_audit_log
+  ADD COLUMN recommendation_id uuid,
+  ADD COLUMN selected_tier text,
+  ADD COLUMN modification_delta jsonb;
+
+-- FR-6 pre-computed SLI aggregates: one row per (service, window size, window start).
+CREATE TABLE idgraph.sli_aggregates (
+    service_pk      integer NOT NULL REFERENCES idgraph.services (service_pk) ON DELETE CASCADE,
+    window_size     text NOT NULL CHECK (window_size IN ('1h', '1d')),
+    window_start    timestamptz NOT NULL,
+    good_events     bigint CHECK (good_events >= 0),
+    total_events    bigint CHECK (total_events >= 0),
+    latency_p50_ms  float8 CHECK (latency_p50_ms >= 0),
+    latency_p95_ms  float8 CHECK (latency_p95_ms >= 0),
+    latency_p99_ms  float8 CHECK (latency_p99_ms >= 0),
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (service_pk, window_size, window_start),
+    CHECK (good_events <= total_events),
+    CHECK ((good_events IS NULL) = (total_events IS NULL)),
+    -- 1h windows start on the hour, 1d windows at midnight UTC
+    CHECK (extract(epoch FROM window_start)::numeric % CASE window_size WHEN '1h' THEN 3600 ELSE 86400 END = 0)
+);
+CREATE INDEX sli_aggregates_window_idx ON idgraph.sli_aggregates (window_size, window_start);
+COMMENT ON TABLE idgraph.sli_aggregates IS
+  'SLI history per service (FR-6): availability as good/total events and latency p50/p95/p99 (ms) per 1h or 1d window. Written by idgraph.record_sli; retention by idgraph.apply_sli_retention (1h: 90 days, 1d: 1 year).';
+
+-- FR-2 / FR-5 stored recommendations: the cache and what decisions refer to.
+CREATE TABLE idgraph.slo_recommendations (
+    recommendation_id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    service_pk        integer NOT NULL REFERENCES idgraph.services (service_pk) ON DELETE CASCADE,
+    sli_type          text NOT NULL CHECK (sli_type IN ('all', 'availability', 'latency')),
+    requested_lookback_days integer NOT NULL CHECK (requested_lookback_days BETWEEN 7 AND 365),
+    lookback_days     integer NOT NULL,
+    lookback_start    timestamptz NOT NULL,
+    lookback_end      timestamptz NOT NULL,
+    body              jsonb NOT NULL,
+    confidence        float8,
+    graph_version     bigint NOT NULL,
+    sli_fingerprint   jsonb NOT NULL,
+    generated_at      timestamptz NOT NULL DEFAULT now(),
+    expires_at        timestamptz NOT NULL,
+    status            text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'superseded', 'expired')),
+    superseded_at     timestamptz,
+    decision          text CHECK (decision IN ('accepted', 'modified', 'rejected', 'auto_approved')),
+    decided_at        timestamptz,
+    decided_by        text,
+    auto_approval     jsonb
+);
+CREATE UNIQUE INDEX slo_recommendations_active_idx
+    ON idgraph.slo_recommendations (service_pk, sli_type, requested_lookback_days) WHERE status = 'active';
+CREATE INDEX slo_recommendations_service_idx ON idgraph.slo_recommendations (service_pk, generated_at);
+COMMENT ON TABLE idgraph.slo_recommendations IS
+  'Generated SLO recommendations (FR-2 cache, FR-5 lifecycle): status active -> superseded (a newer one) or expired (24 h); decision accepted/modified/rejected/auto_approved.';
+
+-- FR-11 auto-approval rules (admins only).
+CREATE TABLE idgraph.slo_auto_approval_rules (
+    rule_id     uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    name        text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 255),
+    conditions  jsonb NOT NULL CHECK (jsonb_typeof(conditions) = 'object'),
+    enabled     boolean NOT NULL DEFAULT false,
+    created_by  text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE idgraph.slo_auto_approval_rules IS
+  'FR-11: conditions {"criticality": [...], "teams": [...], "confidence_min": 0.85, "tier": "balanced"}; an enabled rule that matches a freshly generated recommendation accepts it (audit action auto_approve).';
+
+SELECT pg_catalog.pg_extension_config_dump('idgraph.sli_aggregates', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.slo_recommendations', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.slo_auto_approval_rules', '');
+
+-- ---------------------------------------------------------------------------------------
+-- Who acted in SLO decisions: the one place the SLO engine asks. idgraph._actor() is the
+-- principal the facade authenticated (idgraph.set_principal) or the session user, never a
+-- client-supplied value.
+CREATE FUNCTION idgraph._slo_actor() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT idgraph._actor() $$;
+COMMENT ON FUNCTION idgraph._slo_actor() IS
+  'Internal: the actor of SLO decisions (idgraph._actor(): the authenticated facade principal, else the session user).';
+
+-- ---------------------------------------------------------------------------------------
+-- SLI history (FR-6)
+
+-- Applies a validated document (see idgraph.record_sli): the last occurrence of a window
+-- in the document wins; unchanged rows are not rewritten.
+CREATE FUNCTION idgraph._record_sli_apply(p_rows jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_inserted integer := 0;
+  v_updated integer := 0;
+  v_received integer := jsonb_array_length(coalesce(p_rows, '[]'));
+  v_services integer;
+BEGIN
+  WITH doc AS (
+    SELECT DISTINCT ON (s.service_pk, r.window, r.start)
+           s.service_pk, r.window AS window_size, to_timestamp(r.start) AS window_start,
+           r.good_events, r.total_events, r.latency_p50_ms, r.latency_p95_ms, r.latency_p99_ms
+      FROM jsonb_array_elements(coalesce(p_rows, '[]')) WITH ORDINALITY AS e(v, ord)
+           CROSS JOIN LATERAL jsonb_to_record(e.v) AS r(service_id text, "window" text, start bigint,
+               good_events bigint, total_events bigint, latency_p50_ms float8, latency_p95_ms float8,
+               latency_p99_ms float8)
+           JOIN idgraph.services s ON s.service_id = r.service_id
+     ORDER BY s.service_pk, r.window, r.start, e.ord DESC
+  ), up AS (
+    INSERT INTO idgraph.sli_aggregates AS a (service_pk, window_size, window_start, good_events, total_events,
+                                             latency_p50_ms, latency_p95_ms, latency_p99_ms)
+    SELECT d.service_pk, d.window_size, d.window_start, d.good_events, d.total_events,
+           d.latency_p50_ms, d.latency_p95_ms, d.latency_p99_ms
+      FROM doc d
+    ON CONFLICT (service_pk, window_size, window_start) DO UPDATE
+       SET good_events = excluded.good_events, total_events = excluded.total_events,
+           latency_p50_ms = excluded.latency_p50_ms, latency_p95_ms = excluded.latency_p95_ms,
+           latency_p99_ms = excluded.latency_p99_ms, recorded_at = now()
+     WHERE (a.good_events, a.total_events, a.latency_p50_ms, a.latency_p95_ms, a.latency_p99_ms)
+           IS DISTINCT FROM
+           (excluded.good_events, excluded.total_events, excluded.latency_p50_ms, excluded.latency_p95_ms,
+            excluded.latency_p99_ms)
+    RETURNING (a.xmax = 0) AS inserted, a.service_pk
+  )
+  SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+    INTO v_inserted, v_updated FROM up;
+  SELECT count(DISTINCT x->>'service_id') INTO v_services FROM jsonb_array_elements(coalesce(p_rows, '[]')) x;
+  RETURN jsonb_build_object('received', v_received, 'services', v_services,
+                            'inserted', v_inserted, 'updated', v_updated,
+                            'unchanged', v_received - v_inserted - v_updated);
+END
+$$;
+COMMENT ON FUNCTION idgraph._record_sli_apply(jsonb) IS
+  'Internal: writes validated SLI windows (called by idgraph.record_sli).';
+
+CREATE FUNCTION idgraph.apply_sli_retention() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_1h integer;
+  v_1d integer;
+  v_expired integer;
+  v_purged integer;
+BEGIN
+  DELETE FROM idgraph.sli_aggregates a WHERE a.window_size = '1h' AND a.window_start < now() - interval '90 days';
+  GET DIAGNOSTICS v_1h = ROW_COUNT;
+  DELETE FROM idgraph.sli_aggregates a WHERE a.window_size = '1d' AND a.window_start < now() - interval '1 year';
+  GET DIAGNOSTICS v_1d = ROW_COUNT;
+  UPDATE idgraph.slo_recommendations r SET status = 'expired'
+   WHERE r.status = 'active' AND r.expires_at <= now();
+  GET DIAGNOSTICS v_expired = ROW_COUNT;
+  DELETE FROM idgraph.slo_recommendations r
+   WHERE r.status IN ('superseded', 'expired') AND r.generated_at < now() - interval '90 days'
+     AND NOT EXISTS (SELECT 1 FROM idgraph.slos s WHERE s.recommendation_id = r.recommendation_id);
+  GET DIAGNOSTICS v_purged = ROW_COUNT;
+  RETURN jsonb_build_object('deleted_1h_windows', v_1h, 'deleted_1d_windows', v_1d,
+                            'expired_recommendations', v_expired, 'purged_recommendations', v_purged);
+END
+$$;
+COMMENT ON FUNCTION idgraph.apply_sli_retention() IS
+  'FR-6 retention: deletes 1h SLI windows older than 90 days and 1d windows older than 1 year, marks recommendations past expires_at expired and purges superseded/expired ones older than 90 days (unless an active SLO refers to them). Run it hourly, e.g. with pg_cron: SELECT cron.schedule(''idgraph-sli-retention'', ''17 * * * *'', $c$SELECT idgraph.apply_sli_retention()$c$); Example: SELECT idgraph.apply_sli_retention();';
+
+-- ---------------------------------------------------------------------------------------
+-- Recommendations (FR-2): cache
+
+-- What the stored recommendation was computed from, to see whether the data moved: the
+-- windows in the lookback ending at the start of the current hour.
+CREATE FUNCTION idgraph._sli_fingerprint(p_service_pk integer, p_days integer) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object(
+           'windows', count(*),
+           'total_events', coalesce(sum(a.total_events), 0),
+           'bad_events', coalesce(sum(a.total_events - a.good_events), 0),
+           'latency_windows', count(a.latency_p99_ms),
+           'latency_p99_sum', coalesce(sum(a.latency_p99_ms), 0),
+           'last_recorded_at', max(a.recorded_at))
+    FROM idgraph.sli_aggregates a
+   WHERE a.service_pk = p_service_pk
+     AND a.window_start >= to_timestamp(floor(extract(epoch FROM now()) / 3600) * 3600) - make_interval(days => p_days)
+     AND a.window_start < to_timestamp(floor(extract(epoch FROM now()) / 3600) * 3600)
+$$;
+
+-- The SLI data moved by more than 5%: the number of windows, the number of events, the
+-- error ratio (bad / total events) or the mean window p99 latency changed by more than 5%
+-- of its earlier value (any change from zero counts).
+CREATE FUNCTION idgraph._sli_moved(p_old jsonb, p_new jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH v AS (
+    SELECT (p_old->>'windows')::float8 AS ow, (p_new->>'windows')::float8 AS nw,
+           (p_old->>'total_events')::float8 AS ot, (p_new->>'total_events')::float8 AS nt,
+           CASE WHEN (p_old->>'total_events')::float8 > 0
+                THEN (p_old->>'bad_events')::float8 / (p_old->>'total_events')::float8 ELSE 0 END AS oe,
+           CASE WHEN (p_new->>'total_events')::float8 > 0
+                THEN (p_new->>'bad_events')::float8 / (p_new->>'total_events')::float8 ELSE 0 END AS ne,
+           CASE WHEN (p_old->>'latency_windows')::float8 > 0
+                THEN (p_old->>'latency_p99_sum')::float8 / (p_old->>'latency_windows')::float8 ELSE 0 END AS ol,
+           CASE WHEN (p_new->>'latency_windows')::float8 > 0
+                THEN (p_new->>'latency_p99_sum')::float8 / (p_new->>'latency_windows')::float8 ELSE 0 END AS nl
+  )
+  SELECT abs(nw - ow) > 0.05 * ow OR abs(nt - ot) > 0.05 * ot OR abs(ne - oe) > 0.05 * oe
+         OR abs(nl - ol) > 0.05 * ol
+    FROM v
+$$;
+
+CREATE FUNCTION idgraph._slo_ts(p timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') $$;
+
+-- A stored recommendation as the API returns it.
+CREATE FUNCTION idgraph._slo_rec_response(p_rec idgraph.slo_recommendations, p_cached boolean,
+                                          p_stale boolean, p_note text)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT p_rec.body || jsonb_build_object(
+           'recommendation_id', p_rec.recommendation_id,
+           'generated_at', idgraph._slo_ts(p_rec.generated_at),
+           'expires_at', idgraph._slo_ts(p_rec.expires_at),
+           'graph_version', p_rec.graph_version,
+           'status', CASE WHEN p_rec.status = 'active' AND p_rec.expires_at <= now() THEN 'expired' ELSE p_rec.status END,
+           'decision', p_rec.decision,
+           'auto_approval', p_rec.auto_approval,
+           'cached', p_cached,
+           'stale', p_stale)
+         || CASE WHEN p_note IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('stale_reason', p_note) END
+$$;
+
+-- The targets of one tier of a stored recommendation: {availability, latency_p99_ms}.
+CREATE FUNCTION idgraph._slo_tier_targets(p_body jsonb, p_tier text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object(
+    'availability', (SELECT x->'tiers'->p_tier->'target' FROM jsonb_array_elements(p_body->'recommendations') x
+                      WHERE x->>'sli_type' = 'availability'),
+    'latency_p99_ms', (SELECT x->'tiers'->p_tier->'target_ms' FROM jsonb_array_elements(p_body->'recommendations') x
+                        WHERE x->>'sli_type' = 'latency'))
+$$;
+
+-- Makes a recommendation's targets the active SLO and audits it (accept, modify and
+-- auto-approval). Returns the new active SLO. Validates the targets like set_slo.
+CREATE FUNCTION idgraph._slo_activate(p_service_pk integer, p_service text, p_recommendation uuid,
+                                      p_action text, p_tier text, p_availability float8,
+                                      p_latency_p95_ms float8, p_latency_p99_ms float8, p_source text,
+                                      p_actor text, p_rationale text, p_delta jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_old jsonb;
+  v_new jsonb;
+BEGIN
+  IF p_availability IS NULL OR p_availability = 'NaN'::float8 OR p_availability <= 0 OR p_availability >= 1 THEN
+    RAISE EXCEPTION 'availability target must be a fraction strictly between 0 and 1 (e.g. 0.999), got %', p_availability
+      USING ERRCODE = '22023', HINT = 'SQL takes fractions; the HTTP API takes percent (99.9).';
+  END IF;
+  IF p_latency_p95_ms <= 0 OR p_latency_p99_ms <= 0 OR p_latency_p99_ms < p_latency_p95_ms THEN
+    RAISE EXCEPTION 'latency targets must be positive and p99 >= p95' USING ERRCODE = '22023';
+  END IF;
+  PERFORM idgraph._graph_write_lock();
+  SELECT to_jsonb(s) - 'service_pk' INTO v_old FROM idgraph.slos s WHERE s.service_pk = p_service_pk FOR UPDATE;
+  INSERT INTO idgraph.slos AS s (service_pk, availability_target, latency_p95_ms, latency_p99_ms, set_by, rationale,
+                                 source, recommendation_id, selected_tier, activated_at)
+  VALUES (p_service_pk, p_availability, p_latency_p95_ms, p_latency_p99_ms, p_actor, p_rationale,
+          p_source, p_recommendation, p_tier, now())
+  ON CONFLICT (service_pk) DO UPDATE
+     SET availability_target = excluded.availability_target, latency_p95_ms = excluded.latency_p95_ms,
+         latency_p99_ms = excluded.latency_p99_ms, set_by = excluded.set_by, rationale = excluded.rationale,
+         source = excluded.source, recommendation_id = excluded.recommendation_id,
+         selected_tier = excluded.selected_tier, activated_at = now(), updated_at = now()
+  RETURNING to_jsonb(s) - 'service_pk' INTO v_new;
+  INSERT INTO idgraph.slo_audit_log (service_id, action, old_value, new_value, actor, rationale,
+                                     recommendation_id, selected_tier, modification_delta)
+  VALUES (p_service, p_action, v_old, v_new, p_actor, p_rationale, p_recommendation, p_tier, p_delta);
+  UPDATE idgraph.slo_recommendations r
+     SET decision = CASE p_action WHEN 'accept' THEN 'accepted' WHEN 'modify' THEN 'modified' ELSE 'auto_approved' END,
+         decided_at = now(), decided_by = p_actor
+   WHERE r.recommendation_id = p_recommendation;
+  RETURN jsonb_build_object('previous', v_old, 'active', v_new);
+END
+$$;
+
+-- FR-11: the first enabled rule (by name) whose conditions match accepts a freshly
+-- generated recommendation. Never overrides a manual SLO; does nothing when the active
+-- SLO already has the tier's targets. Returns what it did, or NULL.
+CREATE FUNCTION idgraph._slo_auto_approve(p_recommendation uuid) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_rec idgraph.slo_recommendations;
+  v_svc idgraph.services;
+  v_slo idgraph.slos;
+  r idgraph.slo_auto_approval_rules;
+  v_tier text;
+  v_t jsonb;
+  v_a float8;
+  v_p99 float8;
+  v_res jsonb;
+BEGIN
+  SELECT * INTO v_rec FROM idgraph.slo_recommendations x WHERE x.recommendation_id = p_recommendation;
+  SELECT * INTO v_svc FROM idgraph.services s WHERE s.service_pk = v_rec.service_pk;
+  SELECT * INTO v_slo FROM idgraph.slos s WHERE s.service_pk = v_rec.service_pk;
+  IF v_slo.source = 'manual' THEN
+    RETURN NULL;
+  END IF;
+  FOR r IN SELECT * FROM idgraph.slo_auto_approval_rules x WHERE x.enabled ORDER BY x.name LOOP
+    CONTINUE WHEN r.conditions ? 'criticality'
+      AND NOT coalesce(v_svc.criticality IN (SELECT jsonb_array_elements_text(r.conditions->'criticality')), false);
+    CONTINUE WHEN r.conditions ? 'teams'
+      AND NOT coalesce(v_svc.team IN (SELECT jsonb_array_elements_text(r.conditions->'teams')), false);
+    CONTINUE WHEN r.conditions ? 'confidence_min'
+      AND coalesce(v_rec.confidence, 0) < (r.conditions->>'confidence_min')::float8;
+    v_tier := coalesce(r.conditions->>'tier', 'balanced');
+    v_t := idgraph._slo_tier_targets(v_rec.body, v_tier);
+    v_a := coalesce((v_t->>'availability')::float8, v_slo.availability_target);
+    v_p99 := (v_t->>'latency_p99_ms')::float8;
+    CONTINUE WHEN v_a IS NULL;
+    IF v_slo.service_pk IS NOT NULL AND v_slo.availability_target = v_a
+       AND v_slo.latency_p99_ms IS NOT DISTINCT FROM v_p99 AND v_slo.latency_p95_ms IS NULL THEN
+      RETURN NULL;
+    END IF;
+    v_res := idgraph._slo_activate(v_rec.service_pk, v_svc.service_id, v_rec.recommendation_id, 'auto_approve',
+                                   v_tier, v_a, NULL, v_p99, 'recommendation_accepted',
+                                   'auto-approval rule ' || r.name, 'auto-approved by rule ' || r.name, NULL);
+    RETURN jsonb_build_object('rule', r.name, 'rule_id', r.rule_id, 'tier', v_tier,
+                              'slo_id', v_res->'active'->'slo_id');
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION idgraph.slo_recommendations(p_service text, p_sli_type text DEFAULT 'all',
+                                            p_lookback_days integer DEFAULT 30,
+                                            p_force_regenerate boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_pk integer;
+  v_rec idgraph.slo_recommendations;
+  v_fp jsonb;
+  v_body jsonb;
+  v_days integer;
+  v_auto jsonb;
+BEGIN
+  IF p_sli_type IS NULL OR p_lookback_days IS NULL OR p_force_regenerate IS NULL THEN
+    RAISE EXCEPTION 'sli_type, lookback_days and force_regenerate must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  v_pk := idgraph._service_pk(p_service);
+  IF p_sli_type NOT IN ('all', 'availability', 'latency') THEN
+    RAISE EXCEPTION 'sli_type must be ''all'', ''availability'' or ''latency'', got %', quote_literal(left(p_sli_type, 40))
+      USING ERRCODE = '22023';
+  END IF;
+  IF p_lookback_days NOT BETWEEN 7 AND 365 THEN
+    RAISE EXCEPTION 'lookback_days must be between 7 and 365, got %', p_lookback_days USING ERRCODE = '22023';
+  END IF;
+
+  -- The stored one, unless forced, the graph changed or the SLI data moved.
+  IF NOT p_force_regenerate THEN
+    SELECT * INTO v_rec FROM idgraph.slo_recommendations r
+     WHERE r.service_pk = v_pk AND r.sli_type = p_sli_type AND r.requested_lookback_days = p_lookback_days
+       AND r.status IN ('active', 'expired')
+     ORDER BY r.generated_at DESC LIMIT 1;
+    IF FOUND AND v_rec.graph_version = (SELECT g.version FROM idgraph.graph_state g) THEN
+      v_fp := idgraph._sli_fingerprint(v_pk, v_rec.lookback_days);
+      IF NOT idgraph._sli_moved(v_rec.sli_fingerprint, v_fp) THEN
+        IF v_rec.status = 'active' AND v_rec.expires_at > now() THEN
+          RETURN idgraph._slo_rec_response(v_rec, true, false, NULL);
+        END IF;
+        -- Expired, and no SLI window arrived since: nothing fresher to compute from (the
+        -- telemetry source is down or silent). Serve it, marked stale (AC-008).
+        IF (v_fp->>'last_recorded_at') IS NOT DISTINCT FROM (v_rec.sli_fingerprint->>'last_recorded_at') THEN
+          RETURN idgraph._slo_rec_response(v_rec, true, true,
+                   'expired; no SLI data recorded since it was generated');
+        END IF;
+      END IF;
+    END IF;
+  END IF;
+
+  -- A read-only transaction (a hot standby, a read pool) cannot store: the stored one if
+  -- any (stale: true, it could not be refreshed), else a computation that is not stored
+  -- (recommendation_id null: nothing to decide on).
+  IF current_setting('transaction_read_only') = 'on' THEN
+    SELECT * INTO v_rec FROM idgraph.slo_recommendations r
+     WHERE r.service_pk = v_pk AND r.sli_type = p_sli_type AND r.requested_lookback_days = p_lookback_days
+       AND r.status IN ('active', 'expired')
+     ORDER BY r.generated_at DESC LIMIT 1;
+    IF FOUND THEN
+      RETURN idgraph._slo_rec_response(v_rec, true, true, 'read-only transaction: the stored recommendation could not be refreshed');
+    END IF;
+    v_body := idgraph._slo_compute(p_service, p_sli_type, p_lookback_days);
+    RETURN v_body || jsonb_build_object('recommendation_id', NULL, 'status', NULL, 'cached', false, 'stale', false,
+                                        'stored', false);
+  END IF;
+
+  -- Compute, store (superseding the previous one), auto-approve.
+  PERFORM pg_advisory_xact_lock(1684498789, v_pk);  -- one regeneration per service at a time
+  v_body := idgraph._slo_compute(p_service, p_sli_type, p_lookback_days);
+  v_days := (v_body->'lookback_window'->>'days')::integer;
+  v_fp := idgraph._sli_fingerprint(v_pk, v_days);
+  UPDATE idgraph.slo_recommendations r SET status = 'superseded', superseded_at = now()
+   WHERE r.service_pk = v_pk AND r.sli_type = p_sli_type AND r.requested_lookback_days = p_lookback_days
+     AND r.status = 'active';
+  INSERT INTO idgraph.slo_recommendations (service_pk, sli_type, requested_lookback_days, lookback_days,
+                                           lookback_start, lookback_end, body, confidence, graph_version,
+                                           sli_fingerprint, expires_at)
+  VALUES (v_pk, p_sli_type, p_lookback_days, v_days,
+          (v_body->'lookback_window'->>'start')::timestamptz, (v_body->'lookback_window'->>'end')::timestamptz,
+          v_body - 'graph_version', (v_body->>'confidence')::float8, (v_body->>'graph_version')::bigint,
+          v_fp, now() + interval '24 hours')
+  RETURNING * INTO v_rec;
+  v_auto := idgraph._slo_auto_approve(v_rec.recommendation_id);
+  IF v_auto IS NOT NULL THEN
+    -- Our own SLO change bumped the graph version; the recommendation stands at the new one.
+    UPDATE idgraph.slo_recommendations r
+       SET auto_approval = v_auto, graph_version = (SELECT g.version FROM idgraph.graph_state g)
+     WHERE r.recommendation_id = v_rec.recommendation_id
+    RETURNING * INTO v_rec;
+  END IF;
+  RETURN idgraph._slo_rec_response(v_rec, false, false, NULL);
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_recommendations(text, text, integer, boolean) IS
+$c$FR-2 SLO recommendations for a service, as JSON (availability as fractions): service_id, recommendation_id, generated_at, expires_at, lookback_window {start, end, days, requested_days, extended}, data_quality {data_completeness, telemetry_gaps, confidence_note, confidence, cold_start, archetype, ...}, recommendations[] (availability: tiers.{conservative,balanced,aggressive}.{target, error_budget_monthly_minutes, estimated_breach_probability, confidence_interval, percentile}; latency: tiers.*.{target_ms, percentile, estimated_breach_probability}; explanation {summary, feature_attribution, dependency_impact, counterfactuals}), graph_version, status, cached, stale.
+Windows: the service's 1h SLI windows in the lookback (1d when it has no 1h ones), each weighing the same; availability of a window = good/total events. Q(p) = type-7 quantile (linear interpolation, h = (n-1)p).
+Availability tiers (rounded down to 0.00001): conservative = Q(0.001) (met by 99.9% of windows), balanced = min(Q(0.01), B) with B = composite availability of the hard dependencies (idgraph.composite_availability / own factor), aggressive = Q(0.05). Error budget = (1 - target) x 43,830 min (average month, 30.4375 days). Breach probability = share of windows below the target. Confidence interval = 2.5-97.5 percentile of 1,000 bootstrap resamples (SplitMix64, fixed seed: same data, same interval).
+Latency tiers (ms, rounded up) over window p99 latencies with noise margin m = idgraph.slo_latency_noise_margin (default 0.05): Q(0.999)(1+m), Q(0.99)(1+m), Q(0.95); breach = share of windows above.
+Attribution: shares of -ln(balanced) (gap to 100%) for own history, hard dependencies -ln(B/E), externals -ln(E), data completeness 1 - completeness; sum to 1. Counterfactuals: bottleneck dependency one nine better / worse.
+Cold start: < 30 days of data -> lookback 90 days; < 7 days' worth of windows -> archetype baseline (gateway 99.95%/200 ms, backend 99.9%/500 ms, external 99.5%/2000 ms), confidence <= 0.3.
+Cache: served from the store (cached: true) unless p_force_regenerate, expired (24 h), the graph version changed or the SLI data moved > 5% (windows, events, error ratio or mean p99); an expired one with no SLI data recorded since is served with stale: true. Regenerating supersedes the previous one and runs the auto-approval rules. In a read-only transaction (a standby) the stored one is served (stale: true when it is invalid), else the computation unstored (recommendation_id null, stored: false).
+lookback_days 7..365 else 22023; unknown sli_type 22023; unknown service P0002.
+Example: SELECT idgraph.slo_recommendations('checkout', 'all', 30);$c$;
+
+-- ---------------------------------------------------------------------------------------
+-- Lifecycle (FR-5)
+
+CREATE FUNCTION idgraph.slo_decide(p_service text, p_recommendation uuid, p_action text,
+                                   p_tier text DEFAULT NULL, p_modifications jsonb DEFAULT NULL,
+                                   p_rationale text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_pk integer;
+  v_rec idgraph.slo_recommendations;
+  v_actor text := idgraph._slo_actor();
+  v_tier text := coalesce(p_tier, 'balanced');
+  v_t jsonb;
+  v_cur idgraph.slos;
+  v_key text;
+  v_a float8;
+  v_p95 float8;
+  v_p99 float8;
+  v_delta jsonb := '{}'::jsonb;
+  v_res jsonb;
+  v_source text;
+BEGIN
+  IF p_recommendation IS NULL OR p_action IS NULL THEN
+    RAISE EXCEPTION 'recommendation and action must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  v_pk := idgraph._service_pk(p_service);
+  IF p_action NOT IN ('accept', 'modify', 'reject') THEN
+    RAISE EXCEPTION 'action must be ''accept'', ''modify'' or ''reject'', got %', quote_literal(left(p_action, 40))
+      USING ERRCODE = '22023';
+  END IF;
+  IF v_tier NOT IN ('conservative', 'balanced', 'aggressive') THEN
+    RAISE EXCEPTION 'tier must be ''conservative'', ''balanced'' or ''aggressive'', got %', quote_literal(left(p_tier, 40))
+      USING ERRCODE = '22023';
+  END IF;
+  SELECT * INTO v_rec FROM idgraph.slo_recommendations r
+   WHERE r.recommendation_id = p_recommendation AND r.service_pk = v_pk FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'recommendation % does not exist for service %', p_recommendation, quote_literal(p_service)
+      USING ERRCODE = 'P0002';
+  END IF;
+  IF v_rec.status = 'superseded' THEN
+    RAISE EXCEPTION 'recommendation % was superseded by a newer one', p_recommendation
+      USING ERRCODE = '55000', HINT = 'Fetch the current recommendation (idgraph.slo_recommendations) and decide on it.';
+  END IF;
+  IF v_rec.status = 'expired' OR v_rec.expires_at <= now() THEN
+    RAISE EXCEPTION 'recommendation % expired at %', p_recommendation, idgraph._slo_ts(v_rec.expires_at)
+      USING ERRCODE = '55000', HINT = 'Fetch a fresh recommendation (idgraph.slo_recommendations) and decide on it.';
+  END IF;
+  SELECT * INTO v_cur FROM idgraph.slos s WHERE s.service_pk = v_pk;
+
+  IF p_action = 'reject' THEN
+    IF p_modifications IS NOT NULL THEN
+      RAISE EXCEPTION 'a rejection takes no modifications' USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(btrim(p_rationale), '') = '' THEN
+      RAISE EXCEPTION 'a rejection needs a rationale' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO idgraph.slo_audit_log (service_id, action, old_value, new_value, actor, rationale,
+                                       recommendation_id, selected_tier)
+    VALUES (p_service, 'reject', to_jsonb(v_cur) - 'service_pk', NULL, v_actor, p_rationale, p_recommendation, p_tier);
+    UPDATE idgraph.slo_recommendations r SET decision = 'rejected', decided_at = now(), decided_by = v_actor
+     WHERE r.recommendation_id = p_recommendation;
+    RETURN jsonb_build_object('service_id', p_service, 'recommendation_id', p_recommendation,
+                              'action', 'reject', 'status', 'rejected', 'rationale', p_rationale,
+                              'decided_by', v_actor, 'decided_at', idgraph._slo_ts(now()),
+                              'active_slo', to_jsonb(v_cur) - 'service_pk');
+  END IF;
+
+  v_t := idgraph._slo_tier_targets(v_rec.body, v_tier);
+  v_a := (v_t->>'availability')::float8;
+  v_p99 := (v_t->>'latency_p99_ms')::float8;
+  IF p_action = 'accept' THEN
+    IF p_modifications IS NOT NULL THEN
+      RAISE EXCEPTION 'accept takes no modifications (use action ''modify'')' USING ERRCODE = '22023';
+    END IF;
+    v_source := 'recommendation_accepted';
+  ELSE
+    IF p_modifications IS NULL OR jsonb_typeof(p_modifications) <> 'object' OR p_modifications = '{}'::jsonb THEN
+      RAISE EXCEPTION 'modify needs modifications: an object with availability_target, latency_p95_target_ms and/or latency_p99_target_ms'
+        USING ERRCODE = '22023';
+    END IF;
+    FOR v_key IN SELECT jsonb_object_keys(p_modifications) LOOP
+      IF v_key NOT IN ('availability_target', 'latency_p95_target_ms', 'latency_p99_target_ms') THEN
+        RAISE EXCEPTION 'modifications.%: unknown field (expected availability_target, latency_p95_target_ms, latency_p99_target_ms)', v_key
+          USING ERRCODE = '22023';
+      END IF;
+      IF jsonb_typeof(p_modifications->v_key) <> 'number' THEN
+        RAISE EXCEPTION 'modifications.%: must be a number', v_key USING ERRCODE = '22023';
+      END IF;
+    END LOOP;
+    IF p_modifications ? 'availability_target' THEN
+      v_delta := v_delta || jsonb_build_object('availability', jsonb_build_object(
+        'recommended', v_a, 'selected', p_modifications->'availability_target',
+        'delta', round(((p_modifications->>'availability_target')::numeric - v_a::numeric), 6)));
+      v_a := (p_modifications->>'availability_target')::float8;
+    END IF;
+    IF p_modifications ? 'latency_p99_target_ms' THEN
+      v_delta := v_delta || jsonb_build_object('latency_p99_ms', jsonb_build_object(
+        'recommended', v_p99, 'selected', p_modifications->'latency_p99_target_ms',
+        'delta', (p_modifications->>'latency_p99_target_ms')::numeric - v_p99::numeric));
+      v_p99 := (p_modifications->>'latency_p99_target_ms')::float8;
+    END IF;
+    IF p_modifications ? 'latency_p95_target_ms' THEN
+      v_delta := v_delta || jsonb_build_object('latency_p95_ms', jsonb_build_object(
+        'recommended', NULL, 'selected', p_modifications->'latency_p95_target_ms', 'delta', NULL));
+      v_p95 := (p_modifications->>'latency_p95_target_ms')::float8;
+    END IF;
+    v_source := 'recommendation_modified';
+  END IF;
+  -- A latency-only recommendation keeps the active availability target.
+  v_a := coalesce(v_a, v_cur.availability_target);
+  IF v_a IS NULL THEN
+    RAISE EXCEPTION 'no availability target: recommendation % has none and % has no active SLO', p_recommendation,
+      quote_literal(p_service) USING ERRCODE = '22023', HINT = 'Give modifications.availability_target.';
+  END IF;
+  v_res := idgraph._slo_activate(v_pk, p_service, p_recommendation, p_action, v_tier, v_a, v_p95, v_p99, v_source,
+                                 v_actor, p_rationale, CASE WHEN p_action = 'modify' THEN v_delta END);
+  RETURN jsonb_build_object(
+    'slo_id', v_res->'active'->'slo_id',
+    'service_id', p_service,
+    'status', 'active',
+    'targets', jsonb_build_object('availability', v_res->'active'->'availability_target',
+                                  'latency_p95_ms', v_res->'active'->'latency_p95_ms',
+                                  'latency_p99_ms', v_res->'active'->'latency_p99_ms'),
+    'source', v_source,
+    'recommendation_id', p_recommendation,
+    'selected_tier', v_tier,
+    'modification_delta', CASE WHEN p_action = 'modify' THEN v_delta END,
+    'rationale', p_rationale,
+    'activated_at', idgraph._slo_ts(now()),
+    'activated_by', v_actor,
+    'previous', v_res->'previous');
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_decide(text, uuid, text, text, jsonb, text) IS
+$c$FR-5: accept, modify or reject a stored recommendation. accept: the tier's targets (default tier balanced; availability target + latency p99 ms) become the active SLO, source recommendation_accepted. modify: the tier's targets overridden by p_modifications {"availability_target": 0.9995 (a fraction), "latency_p99_target_ms": 600, "latency_p95_target_ms": 300}, source recommendation_modified, modification_delta {field: {recommended, selected, delta}}. reject: p_rationale required, the active SLO is unchanged, the recommendation's decision becomes rejected. Every decision is audited in idgraph.slo_audit_log with the previous state, actor (idgraph._actor(): the principal the facade authenticated, else the session user) and rationale; idgraph.set_slo / idgraph.slo share the same tables (source manual). A superseded or expired recommendation -> 55000; unknown service or a recommendation of another service -> P0002; bad action, tier or modifications -> 22023.
+Example: SELECT idgraph.slo_decide('checkout', 'b2c1...'::uuid, 'modify', 'balanced', '{"availability_target": 0.9995}', 'payment fallback next sprint');$c$;
+
+-- ---------------------------------------------------------------------------------------
+-- Auto-approval rules (FR-11): admins only (sqitch grants_slo)
+
+CREATE FUNCTION idgraph._slo_check_conditions(p_conditions jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_key text;
+BEGIN
+  IF p_conditions IS NULL THEN
+    RAISE EXCEPTION 'conditions must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF jsonb_typeof(p_conditions) <> 'object' THEN
+    RAISE EXCEPTION 'conditions must be an object' USING ERRCODE = '22023';
+  END IF;
+  FOR v_key IN SELECT jsonb_object_keys(p_conditions) LOOP
+    IF v_key NOT IN ('criticality', 'teams', 'confidence_min', 'tier') THEN
+      RAISE EXCEPTION 'conditions.%: unknown field (expected criticality, teams, confidence_min, tier)', v_key
+        USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  IF NOT (p_conditions ?| ARRAY['criticality', 'teams', 'confidence_min']) THEN
+    RAISE EXCEPTION 'conditions must select something: criticality, teams and/or confidence_min' USING ERRCODE = '22023';
+  END IF;
+  IF p_conditions ? 'criticality' AND (jsonb_typeof(p_conditions->'criticality') <> 'array'
+      OR EXISTS (SELECT 1 FROM jsonb_array_elements(p_conditions->'criticality') c
+                  WHERE jsonb_typeof(c) <> 'string' OR c #>> '{}' NOT IN ('critical', 'high', 'medium', 'low'))) THEN
+    RAISE EXCEPTION 'conditions.criticality must be an array of critical, high, medium, low' USING ERRCODE = '22023';
+  END IF;
+  IF p_conditions ? 'teams' AND (jsonb_typeof(p_conditions->'teams') <> 'array'
+      OR EXISTS (SELECT 1 FROM jsonb_array_elements(p_conditions->'teams') c WHERE jsonb_typeof(c) <> 'string')) THEN
+    RAISE EXCEPTION 'conditions.teams must be an array of team names' USING ERRCODE = '22023';
+  END IF;
+  IF p_conditions ? 'confidence_min' AND (jsonb_typeof(p_conditions->'confidence_min') <> 'number'
+      OR (p_conditions->>'confidence_min')::float8 NOT BETWEEN 0 AND 1) THEN
+    RAISE EXCEPTION 'conditions.confidence_min must be a number between 0 and 1' USING ERRCODE = '22023';
+  END IF;
+  IF p_conditions ? 'tier' AND coalesce(p_conditions->>'tier', '') NOT IN ('conservative', 'balanced', 'aggressive') THEN
+    RAISE EXCEPTION 'conditions.tier must be conservative, balanced or aggressive' USING ERRCODE = '22023';
+  END IF;
+END
+$$;
+
+CREATE FUNCTION idgraph.slo_auto_approval_rule_create(p_name text, p_conditions jsonb, p_enabled boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v idgraph.slo_auto_approval_rules;
+BEGIN
+  IF p_name IS NULL OR p_enabled IS NULL THEN
+    RAISE EXCEPTION 'name and enabled must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF length(p_name) NOT BETWEEN 1 AND 255 THEN
+    RAISE EXCEPTION 'rule name must be 1 to 255 characters' USING ERRCODE = '22023';
+  END IF;
+  PERFORM idgraph._slo_check_conditions(p_conditions);
+  INSERT INTO idgraph.slo_auto_approval_rules (name, conditions, enabled, created_by)
+  VALUES (p_name, p_conditions, p_enabled, idgraph._slo_actor())
+  RETURNING * INTO v;
+  RETURN to_jsonb(v);
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'an auto-approval rule named % exists', quote_literal(p_name) USING ERRCODE = '23505';
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_auto_approval_rule_create(text, jsonb, boolean) IS
+$c$FR-11 (admins): creates an auto-approval rule, disabled unless p_enabled. Conditions: criticality (array of critical|high|medium|low), teams (array), confidence_min (0..1, against the recommendation's confidence), tier (accepted tier, default balanced); at least one of the first three. When a recommendation is generated the first enabled matching rule (by name) accepts it: audit action auto_approve, actor 'auto-approval rule <name>'; a manual SLO is never overridden. Example: SELECT idgraph.slo_auto_approval_rule_create('low-crit', '{"criticality": ["low", "medium"], "confidence_min": 0.85, "tier": "balanced"}', true);$c$;
+
+CREATE FUNCTION idgraph.slo_auto_approval_rule_enable(p_name text, p_enabled boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v idgraph.slo_auto_approval_rules;
+BEGIN
+  IF p_name IS NULL OR p_enabled IS NULL THEN
+    RAISE EXCEPTION 'name and enabled must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  UPDATE idgraph.slo_auto_approval_rules r SET enabled = p_enabled, updated_at = now()
+   WHERE r.name = p_name RETURNING * INTO v;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'auto-approval rule % does not exist', quote_literal(p_name) USING ERRCODE = 'P0002';
+  END IF;
+  RETURN to_jsonb(v);
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_auto_approval_rule_enable(text, boolean) IS
+  'FR-11 (admins): enables (or with false disables) an auto-approval rule. Example: SELECT idgraph.slo_auto_approval_rule_enable(''low-crit'');';
+
+CREATE FUNCTION idgraph.slo_auto_approval_rule_delete(p_name text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_name IS NULL THEN
+    RAISE EXCEPTION 'name must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  DELETE FROM idgraph.slo_auto_approval_rules r WHERE r.name = p_name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'auto-approval rule % does not exist', quote_literal(p_name) USING ERRCODE = 'P0002';
+  END IF;
+  RETURN true;
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_auto_approval_rule_delete(text) IS
+  'FR-11 (admins): deletes an auto-approval rule. Example: SELECT idgraph.slo_auto_approval_rule_delete(''low-crit'');';
+
+CREATE FUNCTION idgraph.slo_auto_approval_rules() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.name), '[]'::jsonb) FROM idgraph.slo_auto_approval_rules r
+$$;
+COMMENT ON FUNCTION idgraph.slo_auto_approval_rules() IS
+  'FR-11 (admins): every auto-approval rule, by name. Example: SELECT idgraph.slo_auto_approval_rules();';
+
+-- ---------------------------------------------------------------------------------------
+-- Burn-rate alerts (FR-10)
+
+CREATE FUNCTION idgraph.slo_alert_rules(p_service text DEFAULT NULL) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+  w text;
+  v_sel text;
+  v_team text;
+  v_budget text;
+  v_alert record;
+  v_out text := E'# Generated by idgraph.slo_alert_rules: multi-window, multi-burn-rate SLO alerts\n'
+                 '# (Google SRE workbook, "Alerting on SLOs"). Error ratio = 5xx / all requests.\n';
+  v_groups integer := 0;
+BEGIN
+  IF p_service IS NOT NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM idgraph.slos o WHERE o.service_pk = idgraph._service_pk(p_service)) THEN
+      RAISE EXCEPTION 'service % has no active SLO', quote_literal(left(p_service, 255)) USING ERRCODE = 'P0002';
+    END IF;
+  END IF;
+  FOR r IN SELECT s.service_id, coalesce(s.team, 'unassigned') AS team, o.availability_target
+             FROM idgraph.slos o JOIN idgraph.services s USING (service_pk)
+            WHERE p_service IS NULL OR s.service_id = p_service
+            ORDER BY s.service_id LOOP
+    IF v_groups = 0 THEN
+      v_out := v_out || E'groups:\n';
+    END IF;
+    v_groups := v_groups + 1;
+    -- JSON string literals are valid YAML double-quoted scalars and PromQL strings.
+    v_sel := 'service=' || to_json(r.service_id)::text;
+    v_team := to_json(r.team)::text;
+    v_budget := (1 - r.availability_target::numeric)::text;
+    v_out := v_out || format(E'  - name: %s\n    rules:\n', to_json('idgraph-slo-' || r.service_id)::text);
+    FOREACH w IN ARRAY ARRAY['5m', '30m', '1h', '2h', '6h', '1d', '3d'] LOOP
+      v_out := v_out || format(
+        E'      - record: slo:sli_error:ratio_rate%1$s\n'
+         '        expr: |\n'
+         '          (sum by (service) (rate(http_requests_total{%2$s,status=~"5.."}[%1$s]))\n'
+         '            or 0 * sum by (service) (rate(http_requests_total{%2$s}[%1$s])))\n'
+         '          /\n'
+         '          sum by (service) (rate(http_requests_total{%2$s}[%1$s]))\n'
+         '        labels:\n'
+         '          team: %3$s\n'
+         '          slo: availability\n'
+         '      - record: slo:error_budget_burn_rate:rate%1$s\n'
+         '        expr: slo:sli_error:ratio_rate%1$s{%2$s} / %4$s\n'
+         '        labels:\n'
+         '          team: %3$s\n'
+         '          slo: availability\n',
+        w, v_sel, v_team, v_budget);
+    END LOOP;
+    FOR v_alert IN SELECT * FROM (VALUES ('ErrorBudgetBurn1h5m', '14.4', '1h', '5m', 'page'),
+                                         ('ErrorBudgetBurn6h30m', '6', '6h', '30m', 'page'),
+                                         ('ErrorBudgetBurn1d2h', '3', '1d', '2h', 'ticket'),
+                                         ('ErrorBudgetBurn3d6h', '1', '3d', '6h', 'ticket'))
+                               AS a(name, factor, long_w, short_w, severity) LOOP
+      v_out := v_out || format(
+        E'      - alert: %1$s\n'
+         '        expr: |\n'
+         '          slo:sli_error:ratio_rate%3$s{%6$s} > (%2$s * %7$s)\n'
+         '          and\n'
+         '          slo:sli_error:ratio_rate%4$s{%6$s} > (%2$s * %7$s)\n'
+         '        labels:\n'
+         '          severity: %5$s\n'
+         '          service: %8$s\n'
+         '          team: %9$s\n'
+         '          slo: availability\n'
+         '          burn_rate: "%2$s"\n'
+         '          long_window: %3$s\n'
+         '          short_window: %4$s\n'
+         '        annotations:\n'
+         '          summary: %10$s\n',
+        v_alert.name, v_alert.factor, v_alert.long_w, v_alert.short_w, v_alert.severity, v_sel, v_budget,
+        to_json(r.service_id)::text, v_team,
+        to_json(format('%s is burning its error budget at %sx over %s and %s (SLO %s%%)', r.service_id,
+                       v_alert.factor, v_alert.long_w, v_alert.short_w,
+                       rtrim(rtrim((r.availability_target::numeric * 100)::text, '0'), '.')))::text);
+    END LOOP;
+  END LOOP;
+  IF v_groups = 0 THEN
+    v_out := v_out || E'groups: []\n';
+  END IF;
+  RETURN v_out;
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_alert_rules(text) IS
+$c$FR-10: a Prometheus rule file for the active availability SLO of p_service (or of every service with one when NULL). Per service a group idgraph-slo-<service> with recording rules slo:sli_error:ratio_rate<w> = sum(rate(http_requests_total{service, status=~"5.."}[w])) / sum(rate(http_requests_total{service}[w])) and slo:error_budget_burn_rate:rate<w> = ratio / (1 - target) for w in 5m, 30m, 1h, 2h, 6h, 1d, 3d; and the SRE workbook's multi-window, multi-burn-rate alerts: ErrorBudgetBurn1h5m (14.4x over 1h and 5m, page), ErrorBudgetBurn6h30m (6x over 6h and 30m, page), ErrorBudgetBurn1d2h (3x over 1d and 2h, ticket), ErrorBudgetBurn3d6h (1x over 3d and 6h, ticket), labelled severity, service, team. A service without an active SLO -> P0002. Example: SELECT idgraph.slo_alert_rules('checkout');$c$;
+
+-- ---------------------------------------------------------------------------------------
+-- Dashboard (FR-12): materialized views, refreshed by idgraph.refresh_slo_dashboard()
+
+CREATE MATERIALIZED VIEW idgraph.slo_dashboard_coverage AS
+SELECT coalesce(s.team, 'unassigned') AS team,
+       coalesce(s.criticality, 'unspecified') AS criticality,
+       count(*) AS services,
+       count(o.service_pk) AS with_slo,
+       round(count(o.service_pk)::numeric / count(*), 4) AS coverage,
+       count(o.service_pk) FILTER (WHERE o.source <> 'manual') AS from_recommendation,
+       now() AS refreshed_at
+  FROM idgraph.services s
+  LEFT JOIN idgraph.slos o ON o.service_pk = s.service_pk
+ WHERE s.kind = 'internal' AND NOT s.discovered
+ GROUP BY 1, 2;
+COMMENT ON MATERIALIZED VIEW idgraph.slo_dashboard_coverage IS
+  'FR-12: SLO coverage by team and criticality (internal, non-placeholder services). Refresh: SELECT idgraph.refresh_slo_dashboard();';
+
+CREATE MATERIALIZED VIEW idgraph.slo_dashboard_error_budget_health AS
+SELECT s.service_id, s.team, s.criticality, o.availability_target, h.window_size,
+       h.good_events, h.total_events,
+       CASE WHEN h.total_events > 0 THEN h.good_events::float8 / h.total_events END AS availability,
+       CASE WHEN h.total_events > 0
+            THEN (1 - h.good_events::float8 / h.total_events) / (1 - o.availability_target) END AS budget_consumed,
+       CASE WHEN coalesce(h.total_events, 0) = 0 THEN 'no_data'
+            WHEN (1 - h.good_events::float8 / h.total_events) / (1 - o.availability_target) >= 1 THEN 'exhausted'
+            WHEN (1 - h.good_events::float8 / h.total_events) / (1 - o.availability_target) >= 0.75 THEN 'at_risk'
+            ELSE 'healthy' END AS status,
+       30 AS window_days,
+       now() AS refreshed_at
+  FROM idgraph.slos o
+  JOIN idgraph.services s ON s.service_pk = o.service_pk
+  LEFT JOIN LATERAL (
+    SELECT max(a.window_size) AS window_size, sum(a.good_events) AS good_events, sum(a.total_events) AS total_events
+      FROM idgraph.sli_aggregates a
+     WHERE a.service_pk = o.service_pk AND a.window_start >= now() - interval '30 days'
+       AND a.window_size = (SELECT max(b.window_size) FROM idgraph.sli_aggregates b
+                             WHERE b.service_pk = o.service_pk AND b.window_start >= now() - interval '30 days')
+  ) h ON true;
+COMMENT ON MATERIALIZED VIEW idgraph.slo_dashboard_error_budget_health IS
+  'FR-12: error budget consumed per service with an active SLO over the last 30 days of SLI history (1h windows, else 1d): budget_consumed = (1 - good/total) / (1 - target); status healthy < 0.75 <= at_risk < 1 <= exhausted, no_data. Refresh: SELECT idgraph.refresh_slo_dashboard();';
+
+CREATE MATERIALIZED VIEW idgraph.slo_dashboard_recommendation_quality AS
+WITH decisions AS (
+  SELECT s.team, l.action, l.service_id, l.logged_at
+    FROM idgraph.slo_audit_log l
+    JOIN idgraph.services s ON s.service_id = l.service_id
+   WHERE l.action IN ('accept', 'modify', 'reject', 'auto_approve')
+), generated AS (
+  SELECT s.team, count(*) AS n
+    FROM idgraph.slo_recommendations r JOIN idgraph.services s ON s.service_pk = r.service_pk
+   GROUP BY s.team
+), breaches AS (
+  SELECT s.team, count(*) AS n
+    FROM idgraph.slos o
+    JOIN idgraph.services s ON s.service_pk = o.service_pk
+    JOIN LATERAL (SELECT sum(a.good_events) AS good, sum(a.total_events) AS total
+                    FROM idgraph.sli_aggregates a
+                   WHERE a.service_pk = o.service_pk AND a.window_size = '1h' AND a.window_start >= o.activated_at) x ON true
+   WHERE o.source <> 'manual' AND x.total > 0 AND x.good::float8 / x.total < o.availability_target
+   GROUP BY s.team
+), teams AS (
+  SELECT team FROM decisions UNION SELECT team FROM generated
+)
+SELECT coalesce(t.team, 'unassigned') AS team,
+       coalesce((SELECT g.n FROM generated g WHERE g.team IS NOT DISTINCT FROM t.team), 0) AS recommendations,
+       count(d.action) AS decisions,
+       count(d.action) FILTER (WHERE d.action = 'accept') AS accepted,
+       count(d.action) FILTER (WHERE d.action = 'modify') AS modified,
+       count(d.action) FILTER (WHERE d.action = 'reject') AS rejected,
+       count(d.action) FILTER (WHERE d.action = 'auto_approve') AS auto_approved,
+       round(count(d.action) FILTER (WHERE d.action IN ('accept', 'auto_approve'))::numeric / nullif(count(d.action), 0), 4) AS acceptance_rate,
+       round(count(d.action) FILTER (WHERE d.action = 'modify')::numeric / nullif(count(d.action), 0), 4) AS modification_rate,
+       round(count(d.action) FILTER (WHERE d.action = 'reject')::numeric / nullif(count(d.action), 0), 4) AS rejection_rate,
+       coalesce((SELECT b.n FROM breaches b WHERE b.team IS NOT DISTINCT FROM t.team), 0) AS breaches_after_acceptance,
+       now() AS refreshed_at
+  FROM teams t
+  LEFT JOIN decisions d ON d.team IS NOT DISTINCT FROM t.team
+ GROUP BY t.team;
+COMMENT ON MATERIALIZED VIEW idgraph.slo_dashboard_recommendation_quality IS
+  'FR-12: per team, recommendations generated, decisions (accept/modify/reject/auto_approve) and their rates, and breaches after acceptance (active SLOs from a recommendation whose 1h SLI history since activation is below target). Refresh: SELECT idgraph.refresh_slo_dashboard();';
+
+CREATE FUNCTION idgraph.refresh_slo_dashboard() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  REFRESH MATERIALIZED VIEW idgraph.slo_dashboard_coverage;
+  REFRESH MATERIALIZED VIEW idgraph.slo_dashboard_error_budget_health;
+  REFRESH MATERIALIZED VIEW idgraph.slo_dashboard_recommendation_quality;
+  RETURN jsonb_build_object('refreshed_at', idgraph._slo_ts(now()));
+END
+$$;
+COMMENT ON FUNCTION idgraph.refresh_slo_dashboard() IS
+  'FR-12: refreshes the three dashboard materialized views. Run it hourly, e.g. with pg_cron: SELECT cron.schedule(''idgraph-slo-dashboard'', ''7 * * * *'', $c$SELECT idgraph.refresh_slo_dashboard()$c$); Example: SELECT idgraph.refresh_slo_dashboard();';
+
+CREATE FUNCTION idgraph.slo_dashboard(p_view text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_view IS NULL THEN
+    RAISE EXCEPTION 'view must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  CASE p_view
+    WHEN 'coverage' THEN
+      RETURN (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.team, v.criticality), '[]') FROM idgraph.slo_dashboard_coverage v);
+    WHEN 'error_budget_health' THEN
+      RETURN (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.budget_consumed DESC NULLS LAST, v.service_id), '[]')
+                FROM idgraph.slo_dashboard_error_budget_health v);
+    WHEN 'recommendation_quality' THEN
+      RETURN (SELECT coalesce(jsonb_agg(to_jsonb(v) ORDER BY v.team), '[]') FROM idgraph.slo_dashboard_recommendation_quality v);
+    ELSE
+      RAISE EXCEPTION 'view must be coverage, error_budget_health or recommendation_quality, got %', quote_literal(left(p_view, 40))
+        USING ERRCODE = '22023';
+  END CASE;
+END
+$$;
+COMMENT ON FUNCTION idgraph.slo_dashboard(text) IS
+  'FR-12: one dashboard view as a JSON array (as of the last idgraph.refresh_slo_dashboard()): coverage, error_budget_health or recommendation_quality. Example: SELECT idgraph.slo_dashboard(''coverage'');';
+
+-- ---------------------------------------------------------------------------------------
+-- The Rust functions (pg_ext/src/api/slo.rs)
+COMMENT ON FUNCTION idgraph.record_sli(jsonb) IS
+$c$FR-6: records SLI aggregates, many services and windows per call: {"source": "...", "windows": [{"service_id", "window": "1h"|"1d", "start": RFC 3339 (1h on the hour, 1d at midnight UTC, not in the future), "good_events", "total_events" (both or neither, good <= total), "latency_p50_ms", "latency_p95_ms", "latency_p99_ms" (non-decreasing)}]} (at most 200,000 windows). Idempotent per (service, window, start): the later write wins; the last occurrence in a document wins. Validated first: every offending element named with its path in the DETAIL (unknown services too), 22023, nothing written. Returns {received, services, inserted, updated, unchanged}. SECURITY DEFINER, the one door for SLI writes; writers only. Example: SELECT idgraph.record_sli('{"windows": [{"service_id": "checkout", "window": "1h", "start": "2026-11-24T10:00:00Z", "good_events": 99950, "total_events": 100000, "latency_p99_ms": 190}]}');$c$;
+COMMENT ON FUNCTION idgraph._slo_compute(text, text, integer) IS
+  'Internal: computes an FR-2 recommendation body from the SLI history and the dependency graph (called by idgraph.slo_recommendations, which stores and caches it).';
