@@ -395,6 +395,40 @@ async fn sli_sync_from_a_real_prometheus_then_recommendations() {
     assert_eq!(d["data_quality"]["cold_start"], true, "{d}");
     check_availability(&d, [(99.9, 0.0), (99.9, 0.0), (99.9, 0.0)]);
 
+    // serve --sli-sync-interval: the server syncs by itself (every registered service
+    // Prometheus knows, the last 2 days): the young service's rows are rewritten as they
+    // were (unchanged), and a window deleted meanwhile comes back.
+    db.execute(
+        "DELETE FROM idgraph.sli_aggregates a USING idgraph.services s
+          WHERE s.service_pk = a.service_pk AND s.service_id = $1 AND a.window_size = '1h'
+            AND a.window_start >= date_trunc('hour', now()) - interval '2 days'",
+        &[&young],
+    )
+    .await
+    .unwrap();
+    let young_rows = || async { count(young.clone(), "1h").await.0 };
+    assert_eq!(young_rows().await, 10 * 24 - 48);
+    {
+        let url = prom.url.clone();
+        let _srv = Server::start(move |a| {
+            a.prometheus_url = Some(url);
+            a.sli_sync_interval = Some(Duration::from_secs(1));
+        });
+        let mut n = 0;
+        for _ in 0..120 {
+            n = young_rows().await;
+            if n == 10 * 24 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert_eq!(
+            n,
+            10 * 24,
+            "the periodic sync did not write the missing windows"
+        );
+    }
+
     // Prometheus gone: sli-sync says so, exits non-zero and writes nothing.
     prom.stop();
     let before: i64 = db
