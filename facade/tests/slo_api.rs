@@ -526,6 +526,26 @@ async fn alert_rules_dashboard_and_health_aliases() {
     let cov = ok_json(call("GET", "/api/v1/dashboard/coverage", None, Cred::Key(k)).await).await;
     assert!(cov.to_string().contains("team-all"), "{cov}");
 
+    // Routes are declared once (utoipa-axum): the document carries each operation's
+    // rate-limit cost, from the limiter's own table.
+    let doc = ok_json(call("GET", "/openapi.json", None, Cred::None).await).await;
+    assert_eq!(
+        doc["paths"]["/api/v1/services/dependencies"]["post"]["x-rate-limit-cost"],
+        20
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/slos/impact-analysis"]["post"]["x-rate-limit-cost"],
+        5
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/health"]["get"]["x-rate-limit-cost"],
+        0
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/services/{service_id}/slo-recommendations"]["get"]
+            ["x-rate-limit-cost"],
+        1
+    );
     for p in ["/api/v1/health", "/api/v1/health/ready"] {
         let v = ok_json(call("GET", p, None, Cred::None).await).await;
         assert!(v["status"].is_string(), "{v}");

@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::gate::not_ready;
 use crate::problem::{ApiError, Problem};
@@ -121,7 +121,7 @@ pub async fn openapi() -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::ApiDoc::openapi()
+        crate::openapi::document()
             .to_json()
             .unwrap_or_else(|_| "{}".into()),
     )
