@@ -7,7 +7,7 @@ SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-slo-alerts test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade test-slo facade-stop bench-facade ui test-browser
+	      test-facade test-slo facade-stop bench-facade fuzz ui test-browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ lint: ## rustfmt + clippy -D warnings
 
 fmt: ## format the Rust code
 	cargo fmt --all
+
+fuzz: ## coverage-guided fuzzing (AFL++ via cargo-afl), FUZZ_SECONDS per target (default 30)
+	@scripts/fuzz.sh
 
 bench: install ## benchmarks (pgbench + graph); results go to benches/README.md
 	@benches/run.sh

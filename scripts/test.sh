@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
-# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose facade slo browser ops facade_dbdown
+# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade slo browser ops facade_dbdown
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 DB=${1:-idgraph_test}; shift || true
-STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose facade slo browser ops facade_dbdown}
+STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade slo browser ops facade_dbdown}
 TARGET="db:pg://postgres@/$DB"
 export IDGRAPH_TEST_DB=$DB
 failed=()
@@ -33,6 +33,7 @@ stage_integration() { cargo test -p idgraph-itests --quiet -- --test-threads=1; 
 stage_upgrade() { tests/upgrade.sh; }
 stage_dump() { tests/dump_restore.sh "$DB"; }
 stage_bgworker() { tests/bgworker.sh; }
+stage_fuzz() { scripts/fuzz.sh; }
 stage_compose() { docker-compose -f docker-compose.yml config -q; }
 # The HTTPS facade, in a database of its own (its tests create roles, keys, targets):
 # Rust tests over real HTTPS, then the schemathesis contract run against the binary.

@@ -57,7 +57,11 @@ for rel in "${releases[@]}"; do
   [ "$from" = "$current" ] && continue
   [ -f "sql/idgraph--$from--$current.sql" ] || fail "no upgrade script sql/idgraph--$from--$current.sql"
   build_release "$from" "$commit"
-  eval "$(scripts/private-pg.sh start "$SCR/pg" "$PORT")"
+  # A failed start prints no env lines: never carry on with the system's PG_CONFIG and
+  # socket (that would install builds into, and deploy on, the shared cluster).
+  envl=$(scripts/private-pg.sh start "$SCR/pg" "$PORT") || fail "the private cluster did not start on port $PORT (in use?)"
+  eval "$envl"
+  [ "$PG_CONFIG" != "$SYSTEM_PG_CONFIG" ] && [ "$PGPORT" = "$PORT" ] || fail "not on the private cluster"
   P="psql -X -q -v ON_ERROR_STOP=1"
   install_pkg "$ROOT/target/upgrade/$from/pkg"
   for db in upgraded fresh; do dropdb --if-exists "$db"; createdb "$db"; done

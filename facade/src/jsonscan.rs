@@ -179,4 +179,41 @@ mod tests {
         assert_eq!(scan(b"{\"nodes\": [1,", 32, 100, caps), Ok(()));
         assert_eq!(scan(b"}}}]]]", 32, 100, caps), Ok(()));
     }
+
+    /// Arbitrary bytes never panic the scan, and on valid JSON its depth bound agrees
+    /// with the document's real depth.
+    #[test]
+    fn arbitrary_bytes_and_real_depths() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = br#"{}[]",:\ ab1"#;
+        for _ in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = scan(&bytes, 8, 50, |_| Some(2));
+        }
+        fn depth(v: &serde_json::Value) -> usize {
+            match v {
+                serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+                serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+        for d in 0..12usize {
+            let doc = format!("{}1{}", r#"{"a": ["#.repeat(d), "]}".repeat(d));
+            let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+            let real = depth(&v);
+            assert_eq!(scan(doc.as_bytes(), real, 1000, |_| None), Ok(()));
+            if real > 0 {
+                assert!(scan(doc.as_bytes(), real - 1, 1000, |_| None).is_err());
+            }
+        }
+    }
 }

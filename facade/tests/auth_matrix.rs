@@ -170,6 +170,7 @@ fn routes(sub: &str, svc: &str) -> Vec<Route> {
             Some(json!({"mode": "sampled", "samples": 2})),
             "graph:write",
         ),
+        r("GET", "/api/v1/audit/seals?after=0&limit=10".into(), None, "identity:admin"),
     ]
 }
 
@@ -178,6 +179,7 @@ fn wrong_scopes(scope: &str) -> &'static str {
     match scope {
         "identity:read" | "identity:write" => "graph:write slo:write",
         "graph:read" | "graph:write" => "identity:admin slo:write",
+        "identity:admin" => "identity:write graph:write slo:write",
         _ => "graph:write identity:admin",
     }
 }

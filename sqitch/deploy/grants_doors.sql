@@ -7,5 +7,5 @@ REVOKE EXECUTE ON FUNCTION idgraph._ingest_apply(text, timestamptz, jsonb, jsonb
   FROM idgraph_writer;
 GRANT EXECUTE ON FUNCTION idgraph.set_principal(text, text) TO idgraph_facade;
 -- The audit seal stream, for anchoring outside the database (docs/AUDIT.md).
-GRANT EXECUTE ON FUNCTION idgraph.audit_seal_digests(bigint, integer) TO idgraph_admin;
+GRANT EXECUTE ON FUNCTION idgraph.audit_seal_digests(bigint, integer) TO idgraph_admin, idgraph_facade;
 COMMIT;

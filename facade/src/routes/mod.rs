@@ -1,5 +1,6 @@
 //! The routes, and the one `router()` that tests call with `tower::ServiceExt::oneshot`.
 
+pub mod audit;
 pub mod centrality;
 pub mod graph;
 pub mod health;

@@ -1,0 +1,6 @@
+//! AFL target: see idgraph_fuzz::facade_json.
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        idgraph_fuzz::facade_json(data);
+    });
+}
