@@ -77,6 +77,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .routes(routes!(slo::dashboard_error_budget_health))
             .routes(routes!(slo::dashboard_recommendation_quality))
             // centrality
+            // audit
+            .routes(routes!(audit::seals))
             .routes(routes!(centrality::centrality_of))
             .routes(routes!(centrality::top))
             .routes(routes!(centrality::refresh))
