@@ -76,9 +76,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .routes(routes!(slo::dashboard_coverage))
             .routes(routes!(slo::dashboard_error_budget_health))
             .routes(routes!(slo::dashboard_recommendation_quality))
-            // centrality
             // audit
             .routes(routes!(audit::seals))
+            // centrality
             .routes(routes!(centrality::centrality_of))
             .routes(routes!(centrality::top))
             .routes(routes!(centrality::refresh))
