@@ -7,7 +7,7 @@ SQITCH_TARGET = db:pg://postgres@/$(1)
 
 .PHONY: help setup install run demo test test-core test-sqitch test-pgtap test-slo-alerts test-integration \
 	      test-upgrade test-dump-restore test-compose lint fmt bench clean-db \
-	      test-facade facade-stop bench-facade fuzz ui test-browser \
+	      test-facade test-slo facade-stop bench-facade fuzz ui test-browser \
 	      ha-up ha-down test-ha bench-ha
 
 help: ## list the targets
@@ -39,6 +39,9 @@ test-integration: ## Rust integration tests against the real database
 
 test-facade: ## HTTPS facade: Rust tests over real HTTPS + schemathesis contract run
 	@scripts/test.sh $(TEST_DB) facade
+
+test-slo: ## sli-sync against a real Prometheus (backfilled histories), recommendations checked by hand
+	@scripts/test.sh $(TEST_DB) slo
 
 test-browser: ## the explorer and /docs in headless Chromium (screenshots in target/artefacts/)
 	@scripts/test.sh $(TEST_DB) browser

@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS contract.tbl_sites (site_id serial PRIMARY KEY);
 GRANT USAGE ON SCHEMA contract TO idgraph_reader;
 SELECT idgraph.register_target('contract.tbl_sites', 'site_id');
 SQL
-KEY=$(DATABASE_URL="host=$PGHOST port=$PGPORT user=postgres dbname=$DB" \
+KEY=$(DATABASE_URL="host=$PGHOST port=${PGPORT:-5432} user=postgres dbname=$DB" \
       "$BIN" keys create --name contract --scopes identity:admin,graph:write,slo:write --team contract)
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
@@ -44,7 +44,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-DATABASE_URL="postgres://idgraph_facade_contract:$PW@127.0.0.1:$PGPORT/$DB" \
+DATABASE_URL="postgres://idgraph_facade_contract:$PW@127.0.0.1:${PGPORT:-5432}/$DB" \
 IDGRAPH_LISTEN=127.0.0.1:$PORT IDGRAPH_TLS_CERT=$work/cert.pem IDGRAPH_TLS_KEY=$work/key.pem \
 IDGRAPH_RATE_LIMIT_BURST=1000000 IDGRAPH_RATE_LIMIT_PER_SEC=1000000 IDGRAPH_LOG=warn \
   "$BIN" serve > "$work/facade.log" 2>&1 &

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test against the real PostgreSQL. Usage: scripts/test.sh DB [stage...]
-# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade browser ops facade_dbdown ha
+# Stages (default: all): core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade slo browser ops facade_dbdown ha
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 DB=${1:-idgraph_test}; shift || true
-STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade browser ops facade_dbdown ha}
+STAGES=${*:-core sqitch pgtap slo_alerts integration upgrade dump bgworker compose fuzz facade slo browser ops facade_dbdown ha}
 TARGET="db:pg://postgres@/$DB"
 export IDGRAPH_TEST_DB=$DB
 failed=()
@@ -50,6 +50,12 @@ stage_facade() {
   facade_db
   IDGRAPH_FACADE_TEST_DB=$FACADE_DB cargo test -p idgraph-facade --quiet -- --test-threads=1 \
     && facade/contract.sh "$FACADE_DB"
+}
+# sli-sync against a real Prometheus (Debian package prometheus: promtool backfills
+# generated histories), then the recommendations over HTTPS checked by hand-computed tiers.
+stage_slo() {
+  facade_db
+  IDGRAPH_FACADE_TEST_DB=$FACADE_DB cargo test -p idgraph-facade --quiet --test sli_sync -- --ignored --test-threads=1
 }
 # The explorer and /docs in headless Chromium, on the demo graph, in a database of its own.
 stage_browser() { tests/browser.sh "${DB}_browser"; }

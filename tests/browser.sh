@@ -33,7 +33,7 @@ ALTER ROLE idgraph_facade_browser LOGIN NOSUPERUSER PASSWORD '$PW';
 GRANT idgraph_facade TO idgraph_facade_browser;
 SQL
 # The explorer only reads: a key with graph:read and nothing else.
-KEY=$(DATABASE_URL="host=$PGHOST user=postgres dbname=$DB" \
+KEY=$(DATABASE_URL="host=$PGHOST port=${PGPORT:-5432} user=postgres dbname=$DB" \
       "$BIN" keys create --name browser --scopes graph:read --team browser)
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \

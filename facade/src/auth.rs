@@ -41,9 +41,13 @@ pub enum Scope {
     GraphRead,
     GraphWrite,
     SloWrite,
+    /// Decide on any service's SLO (the TRD's `sre_admin`); JWT only: API keys carry the
+    /// scopes `idgraph.api_key_create` knows, and there identity:admin is the admin.
+    SloAdmin,
 }
 
 impl Scope {
+    /// The scopes an API key may carry (what `idgraph.api_key_create` accepts).
     pub const ALL: [Scope; 6] = [
         Scope::IdentityRead,
         Scope::IdentityWrite,
@@ -61,11 +65,18 @@ impl Scope {
             Scope::GraphRead => "graph:read",
             Scope::GraphWrite => "graph:write",
             Scope::SloWrite => "slo:write",
+            Scope::SloAdmin => "slo:admin",
         }
     }
 
+    /// A scope an API key may carry.
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// A scope a JWT may carry: the key scopes and slo:admin.
+    pub fn parse_jwt(s: &str) -> Option<Scope> {
+        Scope::parse(s).or((s == "slo:admin").then_some(Scope::SloAdmin))
     }
 
     /// The scopes a granted scope implies: admin ⊃ write ⊃ read within a domain.
@@ -77,6 +88,7 @@ impl Scope {
                 (IdentityAdmin, IdentityWrite | IdentityRead)
                     | (IdentityWrite, IdentityRead)
                     | (GraphWrite, GraphRead)
+                    | (SloAdmin, SloWrite)
             )
     }
 }
@@ -87,6 +99,8 @@ pub struct Principal {
     /// `key:<key id>` or `jwt:<sub>`; recorded as the actor of everything it does.
     pub subject: String,
     pub team: Option<String>,
+    /// The JWT `groups` claim (an API key has none): a service's team may be among them.
+    pub groups: Vec<String>,
     pub scopes: Vec<Scope>,
     /// `api_key` or `jwt`.
     pub method: &'static str,
@@ -110,6 +124,16 @@ impl Principal {
                 s.as_str()
             )))
         }
+    }
+
+    /// Whether the principal may decide on SLOs of every service: identity:admin or slo:admin.
+    pub fn is_slo_admin(&self) -> bool {
+        self.has(Scope::IdentityAdmin) || self.has(Scope::SloAdmin)
+    }
+
+    /// Whether the principal is on `team` (its `team`, or one of its JWT `groups`).
+    pub fn on_team(&self, team: &str) -> bool {
+        self.team.as_deref() == Some(team) || self.groups.iter().any(|g| g == team)
     }
 }
 
@@ -288,6 +312,7 @@ impl KeyVerifier {
         let principal = Principal {
             subject: format!("key:{key_id}"),
             team,
+            groups: Vec::new(),
             scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
             method: "api_key",
             key_expires_at: expires_at,
@@ -343,6 +368,8 @@ struct Claims {
     scp: Option<ScpClaim>,
     #[serde(default)]
     team: Option<String>,
+    #[serde(default)]
+    groups: Option<ScpClaim>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -513,10 +540,16 @@ impl JwtVerifier {
             Some(ScpClaim::Text(s)) => names.extend(s.split_whitespace().map(str::to_owned)),
             None => {}
         }
+        let groups = match c.groups {
+            Some(ScpClaim::List(l)) => l,
+            Some(ScpClaim::Text(s)) => s.split_whitespace().map(str::to_owned).collect(),
+            None => Vec::new(),
+        };
         Ok(Principal {
             subject: format!("jwt:{}", c.sub),
             team: c.team,
-            scopes: names.iter().filter_map(|s| Scope::parse(s)).collect(),
+            groups,
+            scopes: names.iter().filter_map(|s| Scope::parse_jwt(s)).collect(),
             method: "jwt",
             key_expires_at: None,
         })
@@ -668,6 +701,7 @@ mod tests {
         let p = Principal {
             subject: "t".into(),
             team: None,
+            groups: Vec::new(),
             scopes: vec![Scope::IdentityAdmin, Scope::GraphRead],
             method: "api_key",
             key_expires_at: None,

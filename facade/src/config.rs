@@ -20,6 +20,87 @@ pub enum Command {
     /// Create, list and revoke API keys (needs a database role that is a member of idgraph_admin).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read SLI history from Prometheus (HTTP API) and write it through idgraph.record_sli
+    /// (needs a database role that is a member of idgraph_writer).
+    SliSync(SliSyncArgs),
+}
+
+/// Where and how to read SLIs in Prometheus (the TRD's metric and label names by default).
+#[derive(Debug, Clone, Args)]
+pub struct PromArgs {
+    /// Request counter (labels: the service label and the status label).
+    #[arg(
+        long,
+        env = "IDGRAPH_SLI_REQUESTS_METRIC",
+        default_value = "http_requests_total"
+    )]
+    pub requests_metric: String,
+    /// Latency histogram base name (`_bucket` is appended), in seconds.
+    #[arg(
+        long,
+        env = "IDGRAPH_SLI_DURATION_METRIC",
+        default_value = "http_request_duration_seconds"
+    )]
+    pub duration_metric: String,
+    /// The label naming the service (its values are idgraph service ids).
+    #[arg(long, env = "IDGRAPH_SLI_SERVICE_LABEL", default_value = "service")]
+    pub service_label: String,
+    /// The label holding the HTTP status; `5..` counts as bad.
+    #[arg(long, env = "IDGRAPH_SLI_STATUS_LABEL", default_value = "status")]
+    pub status_label: String,
+    /// Timeout of one Prometheus request, in seconds.
+    #[arg(long, env = "IDGRAPH_PROMETHEUS_TIMEOUT_SECS", default_value_t = 30)]
+    pub prometheus_timeout_secs: u64,
+}
+
+impl Default for PromArgs {
+    fn default() -> Self {
+        Self {
+            requests_metric: "http_requests_total".into(),
+            duration_metric: "http_request_duration_seconds".into(),
+            service_label: "service".into(),
+            status_label: "status".into(),
+            prometheus_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SliSyncArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Prometheus base URL, e.g. http://127.0.0.1:9090
+    #[arg(long, env = "IDGRAPH_PROMETHEUS_URL")]
+    pub prometheus_url: String,
+    /// Days of history to read (1h and 1d windows ending at the last full hour / day).
+    #[arg(long, env = "IDGRAPH_SLI_LOOKBACK_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub lookback_days: u32,
+    /// Only these services (repeatable); default: every registered service Prometheus knows.
+    #[arg(long = "service", value_name = "ID")]
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub prom: PromArgs,
+}
+
+/// A duration like `90s`, `15m`, `1h` or `1d`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 15m, 1h, 1d)"))?;
+    let mult = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    if n == 0 {
+        return Err("the interval must be positive".into());
+    }
+    Ok(std::time::Duration::from_secs(n.saturating_mul(mult)))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -187,6 +268,25 @@ pub struct ServeArgs {
     /// HSTS max-age in seconds.
     #[arg(long, env = "IDGRAPH_HSTS_MAX_AGE", default_value_t = 31_536_000)]
     pub hsts_max_age: u64,
+
+    /// Run `sli-sync` periodically at this interval (e.g. 15m, 1h; `--sli-sync-interval`
+    /// alone is 1h). Default: off. Needs --prometheus-url.
+    #[arg(long, env = "IDGRAPH_SLI_SYNC_INTERVAL", num_args = 0..=1,
+          default_missing_value = "1h", value_parser = parse_duration,
+          requires = "prometheus_url")]
+    pub sli_sync_interval: Option<std::time::Duration>,
+
+    /// Prometheus base URL for the periodic sli-sync.
+    #[arg(long, env = "IDGRAPH_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
+
+    /// Days each periodic sli-sync reads back (windows already stored are not rewritten).
+    #[arg(long, env = "IDGRAPH_SLI_SYNC_LOOKBACK_DAYS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub sli_sync_lookback_days: u32,
+
+    #[command(flatten)]
+    pub prom: PromArgs,
 }
 
 impl ServeArgs {
@@ -217,6 +317,10 @@ impl ServeArgs {
             rate_limit_per_sec: 200.0,
             max_batch: 10_000,
             hsts_max_age: 31_536_000,
+            sli_sync_interval: None,
+            prometheus_url: None,
+            sli_sync_lookback_days: 2,
+            prom: PromArgs::default(),
         }
     }
 }

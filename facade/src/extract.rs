@@ -13,7 +13,7 @@ use axum::http::{header, StatusCode};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::jsonscan;
 use crate::problem::{ApiError, FieldError};
@@ -221,7 +221,7 @@ where
 fn components() -> &'static Map<String, Value> {
     static C: OnceLock<Map<String, Value>> = OnceLock::new();
     C.get_or_init(|| {
-        serde_json::to_value(crate::openapi::ApiDoc::openapi())
+        serde_json::to_value(crate::openapi::document())
             .ok()
             .and_then(|v| v.pointer("/components/schemas").cloned())
             .and_then(|v| match v {

@@ -21,5 +21,6 @@ pub mod ratelimit;
 pub mod replica;
 pub mod routes;
 pub mod server;
+pub mod sli_sync;
 pub mod state;
 pub mod trace;

@@ -1,4 +1,4 @@
-//! `idgraph-facade serve | keys create | keys list | keys revoke`.
+//! `idgraph-facade serve | keys create | keys list | keys revoke | sli-sync`.
 
 use clap::Parser;
 use idgraph_facade::config::{Cli, Command};
@@ -23,6 +23,7 @@ fn main() -> std::process::ExitCode {
                     .await
             }
             Command::Keys(k) => idgraph_facade::keys::run(k).await,
+            Command::SliSync(a) => idgraph_facade::sli_sync::run(a).await,
         }
     });
     match result {

@@ -371,8 +371,7 @@ impl DbGauges {
 /// (method, route) of every route in the OpenAPI document, in axum's path syntax (the
 /// same as the matched-path label).
 pub fn documented_routes() -> Vec<(String, String)> {
-    use utoipa::OpenApi;
-    let doc: serde_json::Value = match crate::openapi::ApiDoc::openapi()
+    let doc: serde_json::Value = match crate::openapi::document()
         .to_json()
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())

@@ -4,34 +4,28 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{audit, centrality, graph, health, identity};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "idgraph", description = "Identity allocation, dependency graph and centrality over HTTPS. Errors are RFC 7807 problem documents."),
-    paths(
-        health::live, health::ready, health::metrics, health::openapi,
-        identity::list_targets, identity::create_submission, identity::get_submission,
-        identity::allocate, identity::allocate_batch, identity::resolve_in_submission,
-        identity::commit, identity::rollback, identity::resolve, identity::resolve_batch,
-        identity::reverse, identity::detect_change,
-        graph::list_services, graph::get_service, graph::slo_history,
-        graph::ingest, graph::dependencies, graph::composite_availability, graph::check_slo,
-        graph::set_availability, graph::set_published_sla, graph::set_slo, graph::get_slo,
-        graph::impact_analysis, graph::cycles, graph::acknowledge_alert, graph::mark_stale,
-        centrality::centrality_of, centrality::top, centrality::refresh,
-        audit::seals,
-    ),
+    info(title = "idgraph", description = "Identity allocation, dependency graph, centrality and the SLO engine over HTTPS. Errors are RFC 7807 problem documents.\n\n**Availability units.** The TRD's fields are in **percent** (99.9): SLO recommendations (tiers' `target`, `confidence_interval`, bounds), FR-5 decisions (`modifications.availability_target`, `targets.availability`), FR-4's `proposed_change` and the answer to it, `targets` of GET …/slos, and `metadata.published_sla` of ingested nodes. idgraph's own fields are **fractions** (0.999), as in SQL: `availability`, `published_sla`, the `target` query parameters, `proposed_availability`, a manual SLO's `availability_target` and the `active`/`history` rows of GET …/slos.\n\n**Roles (TRD FR-8).** viewer = graph:read; service_owner = graph:read + slo:write on a key or JWT whose `team` (or one of its JWT `groups`) is the service's team; sre_admin = graph:write + slo:write + identity:admin (or `slo:admin` in a JWT): decides on every service's SLO."),
     components(schemas(Problem, FieldError)),
     modifiers(&Security),
     tags(
         (name = "identity", description = "Stable integer ids for external ids (SEAD)"),
         (name = "graph", description = "Service dependency graph, availability, SLOs"),
         (name = "centrality", description = "Centrality of services"),
+        (name = "slo", description = "SLO engine: recommendations, decisions, alert rules, dashboard"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
 )]
 pub struct ApiDoc;
+
+/// The whole document: `ApiDoc` (info, components, security, tags) plus every path of
+/// `routes::api()`, where each route is declared once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| crate::routes::api().1)
+}
 
 struct Security;
 

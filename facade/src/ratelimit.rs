@@ -182,7 +182,14 @@ impl RateLimiter {
 /// The cost of a matched route: heavier work costs more.
 pub fn route_cost(method: &str, route: &str) -> u32 {
     match (method, route) {
-        (_, r) if r.starts_with("/health") || r == "/metrics" || r == "/openapi.json" => 0,
+        (_, r)
+            if r.starts_with("/health")
+                || r.starts_with("/api/v1/health")
+                || r == "/metrics"
+                || r == "/openapi.json" =>
+        {
+            0
+        }
         (_, r) if crate::routes::pages::is_page(r) => 0,
         (_, r) if r.ends_with("/allocations/batch") || r.ends_with("/resolve/batch") => 10,
         ("POST", "/api/v1/services/dependencies") => 20,

@@ -164,6 +164,24 @@ pub async fn serve_on(
             "database not reachable at start; serving anyway (data routes and ready answer 503 until it is, and is checked)"
         ),
     }
+    let sync = match (args.sli_sync_interval, &args.prometheus_url) {
+        (Some(every), Some(url)) => {
+            tracing::info!(interval_secs = every.as_secs(), prometheus = %url, "periodic sli-sync on");
+            let o = crate::sli_sync::SyncOptions {
+                prometheus_url: url.clone(),
+                lookback_days: args.sli_sync_lookback_days,
+                services: Vec::new(),
+                prom: args.prom.clone(),
+            };
+            Some(tokio::spawn(crate::sli_sync::periodic(
+                args.db.database_url.clone(),
+                o,
+                every,
+            )))
+        }
+        (Some(_), None) => return Err("--sli-sync-interval needs --prometheus-url".into()),
+        _ => None,
+    };
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let grace = Duration::from_secs(args.shutdown_grace_secs);
@@ -196,6 +214,9 @@ pub async fn serve_on(
             .serve(app)
             .await
             .map_err(|e| format!("server: {e}"))?;
+    }
+    if let Some(t) = sync {
+        t.abort();
     }
     tracing::info!("stopped");
     Ok(())

@@ -23,7 +23,9 @@ async fn admins_page_through_the_seal_chain() {
             .unwrap()
             .get(0);
         db.execute(
-            &format!("SELECT * FROM idgraph.allocate($1, '{TABLE}', '{COLUMN}', $2, 'natural_key')"),
+            &format!(
+                "SELECT * FROM idgraph.allocate($1, '{TABLE}', '{COLUMN}', $2, 'natural_key')"
+            ),
             &[&sub, &unique("seal-id")],
         )
         .await
@@ -31,10 +33,15 @@ async fn admins_page_through_the_seal_chain() {
         db.execute("SELECT * FROM idgraph.commit_submission($1)", &[&sub])
             .await
             .unwrap();
-        db.execute("SELECT idgraph.seal_audit()", &[]).await.unwrap();
+        db.execute("SELECT idgraph.seal_audit()", &[])
+            .await
+            .unwrap();
     }
     let expected: Vec<(i64, String)> = db
-        .query("SELECT seal_id, digest FROM idgraph.audit_seal_digests(0, 10000)", &[])
+        .query(
+            "SELECT seal_id, digest FROM idgraph.audit_seal_digests(0, 10000)",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -55,7 +62,10 @@ async fn admins_page_through_the_seal_chain() {
         assert_eq!(res.status(), 200);
         let page: Value = res.json().await.unwrap();
         for seal in page["seals"].as_array().unwrap() {
-            got.push((seal["seal_id"].as_i64().unwrap(), seal["digest"].as_str().unwrap().to_owned()));
+            got.push((
+                seal["seal_id"].as_i64().unwrap(),
+                seal["digest"].as_str().unwrap().to_owned(),
+            ));
             assert_eq!(seal["digest"].as_str().unwrap().len(), 64, "hex sha256");
         }
         match page["next_after"].as_i64() {

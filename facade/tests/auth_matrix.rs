@@ -93,7 +93,8 @@ fn routes(sub: &str, svc: &str) -> Vec<Route> {
         r(
             "POST",
             "/api/v1/services/dependencies".into(),
-            Some(json!({"source": "manual", "nodes": [{"service_id": svc}]})),
+            // Owned by team-all: the all-scope key's team, and a group of the JWTs.
+            Some(json!({"source": "manual", "nodes": [{"service_id": svc, "team": "team-all"}]})),
             "graph:write",
         ),
         r("GET", "/api/v1/services?limit=5".into(), None, "graph:read"),
@@ -121,6 +122,27 @@ fn routes(sub: &str, svc: &str) -> Vec<Route> {
             "slo:write",
         ),
         r("GET", format!("/api/v1/services/{svc}/slos"), None, "graph:read"),
+        r(
+            "GET",
+            format!("/api/v1/services/{svc}/slos/alerts?format=prometheus"),
+            None,
+            "graph:read",
+        ),
+        r(
+            "GET",
+            format!("/api/v1/services/{svc}/slo-recommendations?lookback_days=30"),
+            None,
+            "graph:read",
+        ),
+        r(
+            "POST",
+            format!("/api/v1/services/{svc}/slos"),
+            Some(json!({"recommendation_id": uuid::Uuid::new_v4(), "action": "accept"})),
+            "slo:write",
+        ),
+        r("GET", "/api/v1/dashboard/coverage".into(), None, "graph:read"),
+        r("GET", "/api/v1/dashboard/error-budget-health".into(), None, "graph:read"),
+        r("GET", "/api/v1/dashboard/recommendation-quality".into(), None, "graph:read"),
         r(
             "POST",
             "/api/v1/slos/impact-analysis".into(),
@@ -224,7 +246,7 @@ async fn every_route_times_every_credential() {
     let unknown_key = format!("idg_live_{}_{}", "f".repeat(16), "0".repeat(64));
     let base = |scope: &str| {
         json!({"sub": "alice", "aud": AUDIENCE, "iss": ISSUER, "exp": now() + 600,
-               "nbf": now() - 10, "scope": scope, "team": "team-jwt"})
+               "nbf": now() - 10, "scope": scope, "team": "team-jwt", "groups": ["team-all"]})
     };
     let mut checked = 0;
     for r in routes(&sub, &svc) {
@@ -295,13 +317,20 @@ async fn every_route_times_every_credential() {
             checked += 1;
         }
     }
-    assert!(checked >= 30 * 14, "{checked}");
+    assert!(checked >= 36 * 14, "{checked}");
 }
 
 #[tokio::test]
 async fn operational_routes_need_no_credentials() {
     let s = shared();
-    for p in ["/health", "/health/ready", "/metrics", "/openapi.json"] {
+    for p in [
+        "/health",
+        "/health/ready",
+        "/api/v1/health",
+        "/api/v1/health/ready",
+        "/metrics",
+        "/openapi.json",
+    ] {
         let res = client().get(s.url(p)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{p}");
     }

@@ -44,10 +44,13 @@ pub struct JsonDocument(pub Value);
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct DependenciesQuery {
-    /// downstream (default), upstream or both.
+    /// downstream, upstream or both (default, as in FR-1).
     #[serde(default)]
     pub direction: Option<String>,
-    /// 1..10 (default 3).
+    /// Max hops, 1..10 (default 3).
+    #[serde(default)]
+    pub depth: Option<i32>,
+    /// Alias of `depth` (kept for earlier clients); `depth` wins when both are given.
     #[serde(default)]
     pub max_depth: Option<i32>,
     #[serde(default)]
@@ -71,6 +74,8 @@ pub struct DependencyRow {
 pub struct DependenciesResponse {
     pub service_id: String,
     pub direction: String,
+    pub depth: i32,
+    /// The same as `depth` (for earlier clients).
     pub max_depth: i32,
     pub dependencies: Vec<DependencyRow>,
 }
@@ -130,25 +135,31 @@ pub struct Updated {
     pub updated: bool,
 }
 
+/// FR-4's proposed change (availability in **percent**, as in the TRD).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetSloRequest {
-    /// Availability target, strictly between 0 and 1.
-    pub availability_target: f64,
+pub struct ProposedChange {
+    /// availability (the only SLI type whose change propagates through the graph).
     #[serde(default)]
-    pub latency_p95_ms: Option<f64>,
+    pub sli_type: Option<String>,
+    /// The current target in percent (informational; echoed back).
     #[serde(default)]
-    pub latency_p99_ms: Option<f64>,
-    #[serde(default)]
-    pub rationale: Option<String>,
+    pub current_target: Option<f64>,
+    /// The proposed target in percent, e.g. 99.5.
+    pub proposed_target: f64,
 }
 
+/// Either FR-4's `proposed_change` (percent; the answer is in percent too) or
+/// `proposed_availability` (a fraction; the answer in fractions, as SQL returns it).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImpactRequest {
     pub service_id: String,
     /// The availability the service would have, a fraction.
-    pub proposed_availability: f64,
+    #[serde(default)]
+    pub proposed_availability: Option<f64>,
+    #[serde(default)]
+    pub proposed_change: Option<ProposedChange>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -348,6 +359,17 @@ pub async fn ingest(
     ApiJson(doc): ApiJson<IngestDocument>,
 ) -> ApiResult<Json<Value>> {
     who.require(Scope::GraphWrite)?;
+    let mut doc = doc;
+    let errs: Vec<crate::problem::FieldError> = doc
+        .nodes
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(i, n)| trd_node(n, i))
+        .collect();
+    if !errs.is_empty() {
+        return Err(crate::problem::ApiError::validation(errs));
+    }
+    let (nodes, edges) = (doc.nodes.len(), doc.edges.len());
     let doc = serde_json::to_value(&doc)
         .map_err(|e| crate::problem::ApiError::internal_error(e.to_string()))?;
     let row = state
@@ -364,7 +386,67 @@ pub async fn ingest(
         .and_then(|v| v.as_str())
         .unwrap_or("unknown");
     state.metrics.ingests.with_label_values(&[source]).inc();
-    Ok(Json(json_of(&row)?))
+    let mut out = json_of(&row)?;
+    // FR-1's response fields. The ingest is done when the answer comes: status completed.
+    if let Value::Object(o) = &mut out {
+        o.insert(
+            "ingestion_id".into(),
+            serde_json::json!(uuid::Uuid::new_v4()),
+        );
+        o.insert("status".into(), serde_json::json!("completed"));
+        o.insert("nodes_received".into(), serde_json::json!(nodes));
+        o.insert("edges_received".into(), serde_json::json!(edges));
+        o.insert("estimated_completion_seconds".into(), serde_json::json!(0));
+    }
+    Ok(Json(out))
+}
+
+/// A node in the TRD's own shape, made idgraph's: `metadata.service_type` (or `type`)
+/// `external` / `internal` → `kind`; `metadata.published_sla` (or `sla`) in **percent** →
+/// `published_sla` as a fraction. Top-level fields win. Bad values are listed.
+fn trd_node(node: &mut Value, i: usize) -> Vec<crate::problem::FieldError> {
+    let mut errs = Vec::new();
+    let Some(obj) = node.as_object_mut() else {
+        return errs;
+    };
+    let Some(meta) = obj.get("metadata").and_then(Value::as_object).cloned() else {
+        return errs;
+    };
+    let fe = |f: String, m: &str| crate::problem::FieldError {
+        field: f,
+        message: m.into(),
+    };
+    for key in ["service_type", "type"] {
+        match meta.get(key) {
+            Some(Value::String(k)) if k == "external" || k == "internal" => {
+                obj.entry("kind")
+                    .or_insert_with(|| Value::String(k.clone()));
+                break;
+            }
+            None | Some(Value::Null) => {}
+            // Any other type is the service's own business (e.g. "gateway").
+            Some(_) => {}
+        }
+    }
+    if meta.get("external") == Some(&Value::Bool(true)) {
+        obj.entry("kind").or_insert_with(|| "external".into());
+    }
+    for key in ["published_sla", "sla"] {
+        match meta.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p)) => {
+                let p = n.as_f64().unwrap_or_default();
+                obj.entry("published_sla")
+                    .or_insert_with(|| serde_json::json!(crate::routes::slo::fraction(p)));
+                break;
+            }
+            Some(_) => errs.push(fe(
+                format!("nodes[{i}].metadata.{key}"),
+                "a published SLA in percent, 0 to 100 (e.g. 99.99)",
+            )),
+        }
+    }
+    errs
 }
 
 /// A service's dependency subgraph: each reachable service once, at its shortest depth.
@@ -379,8 +461,8 @@ pub async fn dependencies(
     ApiQuery(q): ApiQuery<DependenciesQuery>,
 ) -> ApiResult<Json<DependenciesResponse>> {
     who.require(Scope::GraphRead)?;
-    let direction = q.direction.unwrap_or_else(|| "downstream".into());
-    let depth = q.max_depth.unwrap_or(3);
+    let direction = q.direction.unwrap_or_else(|| "both".into());
+    let depth = q.depth.or(q.max_depth).unwrap_or(3);
     let rows = state
         .db
         .query(
@@ -414,6 +496,7 @@ pub async fn dependencies(
     Ok(Json(DependenciesResponse {
         service_id: service,
         direction,
+        depth,
         max_depth: depth,
         dependencies,
     }))
@@ -530,57 +613,8 @@ async fn set_service_fraction(
     }))
 }
 
-/// Set a service's active SLO (history kept).
-#[utoipa::path(post, path = "/api/v1/services/{service_id}/slos", tag = "graph",
-    params(("service_id" = String, Path, description = "The service")),
-    request_body = SetSloRequest,
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = JsonDocument), ProblemResponses))]
-pub async fn set_slo(
-    State(state): State<AppState>,
-    Authenticated(who): Authenticated,
-    ApiPath(service): ApiPath<String>,
-    ApiJson(body): ApiJson<SetSloRequest>,
-) -> ApiResult<Json<Value>> {
-    who.require(Scope::SloWrite)?;
-    let row = state
-        .db
-        .query_one(
-            Access::Write,
-            &who,
-            "SELECT idgraph.set_slo($1, $2, $3, $4, $5, $6)",
-            &[
-                &service,
-                &body.availability_target,
-                &body.latency_p95_ms,
-                &body.latency_p99_ms,
-                &body.rationale,
-                &who.subject,
-            ],
-        )
-        .await?;
-    Ok(Json(json_of(&row)?))
-}
-
-/// A service's active SLO (null when none) and its history, newest first.
-#[utoipa::path(get, path = "/api/v1/services/{service_id}/slos", tag = "graph",
-    params(("service_id" = String, Path, description = "The service")),
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = JsonDocument), ProblemResponses))]
-pub async fn get_slo(
-    State(state): State<AppState>,
-    Authenticated(who): Authenticated,
-    ApiPath(service): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
-    who.require(Scope::GraphRead)?;
-    let row = state
-        .db
-        .query_one(Access::Read, &who, "SELECT idgraph.slo($1)", &[&service])
-        .await?;
-    Ok(Json(json_of(&row)?))
-}
-
-/// FR-4 impact analysis: upstream services affected by a change of availability.
+/// FR-4 impact analysis: upstream services affected by a change of availability, with
+/// an `analysis_id`. FR-4's `proposed_change` is in percent and so is its answer.
 #[utoipa::path(post, path = "/api/v1/slos/impact-analysis", tag = "graph",
     request_body = ImpactRequest,
     security(("api_key" = []), ("bearer" = [])),
@@ -591,16 +625,68 @@ pub async fn impact_analysis(
     ApiJson(body): ApiJson<ImpactRequest>,
 ) -> ApiResult<Json<Value>> {
     who.require(Scope::GraphRead)?;
+    use crate::problem::{ApiError, FieldError};
+    let fe = |f: &str, m: &str| FieldError {
+        field: f.into(),
+        message: m.into(),
+    };
+    let (proposed, trd) = match (&body.proposed_availability, &body.proposed_change) {
+        (Some(p), None) => (*p, false),
+        (None, Some(c)) => {
+            if c.sli_type.as_deref().is_some_and(|t| t != "availability") {
+                return Err(ApiError::validation(vec![fe(
+                    "proposed_change.sli_type",
+                    "only availability changes propagate through the dependency graph",
+                )]));
+            }
+            (crate::routes::slo::fraction(c.proposed_target), true)
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(vec![fe(
+                "proposed_change",
+                "give proposed_change (percent) or proposed_availability (a fraction), not both",
+            )]))
+        }
+        (None, None) => {
+            return Err(ApiError::validation(vec![fe(
+                "proposed_change",
+                "required (or proposed_availability, a fraction)",
+            )]))
+        }
+    };
     let row = state
         .db
         .query_one(
             Access::Read,
             &who,
             "SELECT idgraph.impact_analysis($1, $2)",
-            &[&body.service_id, &body.proposed_availability],
+            &[&body.service_id, &proposed],
         )
         .await?;
-    Ok(Json(json_of(&row)?))
+    let mut doc = json_of(&row)?;
+    if trd {
+        crate::routes::slo::percentify(&mut doc);
+        if let (Some(c), Some(pc)) = (
+            &body.proposed_change,
+            doc.get_mut("proposed_change")
+                .and_then(Value::as_object_mut),
+        ) {
+            pc.insert(
+                "proposed_target".into(),
+                serde_json::json!(c.proposed_target),
+            );
+            if let Some(cur) = c.current_target {
+                pc.insert("current_target".into(), serde_json::json!(cur));
+            }
+        }
+    }
+    if let Value::Object(o) = &mut doc {
+        o.insert(
+            "analysis_id".into(),
+            serde_json::json!(uuid::Uuid::new_v4()),
+        );
+    }
+    Ok(Json(doc))
 }
 
 /// Circular dependencies (strongly connected components) in the current graph.

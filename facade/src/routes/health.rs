@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::gate::not_ready;
 use crate::problem::{ApiError, Problem};
@@ -110,6 +110,22 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
     }
 }
 
+/// Liveness at the TRD's path (FR-8): the same as `/health`.
+#[utoipa::path(get, path = "/api/v1/health", tag = "operations",
+    responses((status = 200, body = Health)))]
+pub async fn live_v1() -> Json<Health> {
+    live().await
+}
+
+/// Readiness at the TRD's path (FR-8): the same as `/health/ready`.
+#[utoipa::path(get, path = "/api/v1/health/ready", tag = "operations",
+    responses((status = 200, body = Ready),
+              (status = 503, body = Problem, content_type = "application/problem+json",
+               description = "The database is unreachable")))]
+pub async fn ready_v1(state: State<AppState>) -> Result<Json<Ready>, ApiError> {
+    ready(state).await
+}
+
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
@@ -143,7 +159,7 @@ pub async fn openapi() -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::ApiDoc::openapi()
+        crate::openapi::document()
             .to_json()
             .unwrap_or_else(|_| "{}".into()),
     )

@@ -6,17 +6,20 @@ pub mod graph;
 pub mod health;
 pub mod identity;
 pub mod pages;
+pub mod slo;
 
 use std::collections::BTreeMap;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::middleware;
 use crate::problem::{ApiError, PROBLEM_JSON};
@@ -25,96 +28,86 @@ use crate::state::AppState;
 /// Request bodies over this are refused with 413.
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
 
+/// Every JSON route, declared once (utoipa-axum): the router and the OpenAPI document
+/// both come from this list, so they cannot drift apart. The rate-limit cost of each
+/// operation (`ratelimit::route_cost`) is written into the document as `x-rate-limit-cost`.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) =
+        OpenApiRouter::<AppState>::with_openapi(crate::openapi::ApiDoc::openapi())
+            .routes(routes!(health::live))
+            .routes(routes!(health::ready))
+            .routes(routes!(health::metrics))
+            .routes(routes!(health::openapi))
+            .routes(routes!(health::live_v1))
+            .routes(routes!(health::ready_v1))
+            // identity
+            .routes(routes!(identity::list_targets))
+            .routes(routes!(identity::create_submission))
+            .routes(routes!(identity::get_submission))
+            .routes(routes!(identity::allocate))
+            .routes(routes!(identity::allocate_batch))
+            .routes(routes!(identity::resolve_in_submission))
+            .routes(routes!(identity::commit))
+            .routes(routes!(identity::rollback))
+            .routes(routes!(identity::resolve))
+            .routes(routes!(identity::resolve_batch))
+            .routes(routes!(identity::reverse))
+            .routes(routes!(identity::detect_change))
+            // graph
+            .routes(routes!(graph::list_services))
+            .routes(routes!(graph::ingest))
+            .routes(routes!(graph::get_service))
+            .routes(routes!(graph::slo_history))
+            .routes(routes!(graph::dependencies))
+            .routes(routes!(
+                graph::composite_availability,
+                graph::set_availability
+            ))
+            .routes(routes!(graph::set_published_sla))
+            .routes(routes!(graph::check_slo))
+            .routes(routes!(graph::impact_analysis))
+            .routes(routes!(graph::cycles))
+            .routes(routes!(graph::acknowledge_alert))
+            .routes(routes!(graph::mark_stale))
+            // the SLO engine
+            .routes(routes!(slo::get_slo, slo::post_slo))
+            .routes(routes!(slo::alerts))
+            .routes(routes!(slo::recommendations))
+            .routes(routes!(slo::dashboard_coverage))
+            .routes(routes!(slo::dashboard_error_budget_health))
+            .routes(routes!(slo::dashboard_recommendation_quality))
+            // audit
+            .routes(routes!(audit::seals))
+            // centrality
+            .routes(routes!(centrality::centrality_of))
+            .routes(routes!(centrality::top))
+            .routes(routes!(centrality::refresh))
+            .split_for_parts();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, op) in [
+            ("GET", item.get.as_mut()),
+            ("PUT", item.put.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+            ("PATCH", item.patch.as_mut()),
+        ] {
+            if let Some(op) = op {
+                let cost = crate::ratelimit::route_cost(method, path);
+                let ext = utoipa::openapi::extensions::ExtensionsBuilder::new()
+                    .add("x-rate-limit-cost", cost)
+                    .build();
+                op.extensions
+                    .get_or_insert_with(Default::default)
+                    .merge(ext);
+            }
+        }
+    }
+    (router, doc)
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(health::openapi))
-        // identity
-        .route("/api/v1/identity/targets", get(identity::list_targets))
-        .route(
-            "/api/v1/identity/submissions",
-            post(identity::create_submission),
-        )
-        .route(
-            "/api/v1/identity/submissions/{submission_uuid}",
-            get(identity::get_submission),
-        )
-        .route(
-            "/api/v1/identity/submissions/{submission_uuid}/allocations",
-            post(identity::allocate),
-        )
-        .route(
-            "/api/v1/identity/submissions/{submission_uuid}/allocations/batch",
-            post(identity::allocate_batch),
-        )
-        .route(
-            "/api/v1/identity/submissions/{submission_uuid}/resolve",
-            get(identity::resolve_in_submission),
-        )
-        .route(
-            "/api/v1/identity/submissions/{submission_uuid}/commit",
-            post(identity::commit),
-        )
-        .route(
-            "/api/v1/identity/submissions/{submission_uuid}/rollback",
-            post(identity::rollback),
-        )
-        .route("/api/v1/identity/resolve", get(identity::resolve))
-        .route(
-            "/api/v1/identity/resolve/batch",
-            post(identity::resolve_batch),
-        )
-        .route("/api/v1/identity/reverse", get(identity::reverse))
-        .route(
-            "/api/v1/identity/detect-change",
-            post(identity::detect_change),
-        )
-        // graph
-        .route("/api/v1/services", get(graph::list_services))
-        .route("/api/v1/services/dependencies", post(graph::ingest))
-        .route("/api/v1/services/{service_id}", get(graph::get_service))
-        .route(
-            "/api/v1/services/{service_id}/slo-history",
-            get(graph::slo_history),
-        )
-        .route(
-            "/api/v1/services/{service_id}/dependencies",
-            get(graph::dependencies),
-        )
-        .route(
-            "/api/v1/services/{service_id}/availability",
-            get(graph::composite_availability).put(graph::set_availability),
-        )
-        .route(
-            "/api/v1/services/{service_id}/published-sla",
-            put(graph::set_published_sla),
-        )
-        .route(
-            "/api/v1/services/{service_id}/check-slo",
-            get(graph::check_slo),
-        )
-        .route(
-            "/api/v1/services/{service_id}/slos",
-            get(graph::get_slo).post(graph::set_slo),
-        )
-        .route("/api/v1/slos/impact-analysis", post(graph::impact_analysis))
-        .route("/api/v1/cycles", get(graph::cycles))
-        .route(
-            "/api/v1/alerts/{alert_id}/acknowledge",
-            post(graph::acknowledge_alert),
-        )
-        .route("/api/v1/graph/mark-stale", post(graph::mark_stale))
-        // centrality
-        .route(
-            "/api/v1/services/{service_id}/centrality",
-            get(centrality::centrality_of),
-        )
-        .route("/api/v1/centrality/top", get(centrality::top))
-        .route("/api/v1/centrality/refresh", post(centrality::refresh))
-        // audit
-        .route("/api/v1/audit/seals", get(audit::seals))
+    api()
+        .0
         // the explorer and the API docs (HTML, scripts, styles; not in the OpenAPI document)
         .merge(pages::routes())
         .fallback(not_found)
