@@ -125,9 +125,13 @@ async fn traceparent_reaches_the_logs_the_response_and_postgres() {
             )
             .await
             .unwrap();
+        // Seen once it waits for the lock: before that the session may still be on the
+        // statement's way in (the trace id is already set, the wait not yet begun).
         if let Some(r) = rows.first() {
             seen = Some((r.get(0), r.get(1)));
-            break;
+            if seen.as_ref().is_some_and(|(w, _)| w == "Lock") {
+                break;
+            }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
