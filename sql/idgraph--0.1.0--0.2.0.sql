@@ -269,42 +269,6 @@ END
 $$;
 COMMENT ON FUNCTION idgraph.acknowledge_cycle(bigint, text) IS
   'Acknowledges an open circular-dependency alert. Example: SELECT * FROM idgraph.acknowledge_cycle(1);';
-CREATE OR REPLACE FUNCTION idgraph.set_slo(p_service text, p_availability_target float8,
-                                p_latency_p95_ms float8 DEFAULT NULL, p_latency_p99_ms float8 DEFAULT NULL,
-                                p_rationale text DEFAULT NULL, p_actor text DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_pk integer := idgraph._service_pk(p_service);
-  v_old jsonb;
-  v_new jsonb;
-  v_actor text := idgraph._actor();   -- who really acted; p_actor is kept as a claim
-BEGIN
-  PERFORM idgraph._check_fraction(p_availability_target, 'availability target');
-  PERFORM idgraph._graph_write_lock();
-  IF p_availability_target IN (0, 1) THEN
-    RAISE EXCEPTION 'availability target must be strictly between 0 and 1, got %', p_availability_target USING ERRCODE = '22023';
-  END IF;
-  IF p_latency_p95_ms <= 0 OR p_latency_p99_ms <= 0 OR p_latency_p99_ms < p_latency_p95_ms THEN
-    RAISE EXCEPTION 'latency targets must be positive and p99 >= p95' USING ERRCODE = '22023';
-  END IF;
-  SELECT to_jsonb(s) - 'service_pk' INTO v_old FROM idgraph.slos s WHERE s.service_pk = v_pk FOR UPDATE;
-  INSERT INTO idgraph.slos AS s (service_pk, availability_target, latency_p95_ms, latency_p99_ms, set_by, rationale)
-  VALUES (v_pk, p_availability_target, p_latency_p95_ms, p_latency_p99_ms, v_actor, p_rationale)
-  ON CONFLICT (service_pk) DO UPDATE
-     SET availability_target = excluded.availability_target, latency_p95_ms = excluded.latency_p95_ms,
-         latency_p99_ms = excluded.latency_p99_ms, set_by = excluded.set_by, rationale = excluded.rationale,
-         updated_at = now()
-  RETURNING to_jsonb(s) - 'service_pk' INTO v_new;
-  INSERT INTO idgraph.slo_audit_log (service_id, action, old_value, new_value, actor, rationale, actor_claim)
-  VALUES (p_service, 'set', v_old, v_new, v_actor, p_rationale, NULLIF(p_actor, v_actor));
-  RETURN jsonb_build_object('service_id', p_service) || v_new;
-END
-$$;
-COMMENT ON FUNCTION idgraph.set_slo(text, float8, float8, float8, text, text) IS
-  'Sets a service''s active SLO (availability fraction, optional latency ms) with actor and rationale; history in idgraph.slo_audit_log. Example: SELECT idgraph.set_slo(''checkout'', 0.999, 300, 800, ''Q4 review'');';
 CREATE OR REPLACE FUNCTION idgraph.audit_seal_digests(p_after_seal_id bigint DEFAULT 0, p_limit integer DEFAULT 1000)
 RETURNS TABLE (seal_id bigint, sealed_at timestamptz, system_identifier bigint, row_count bigint,
                prev_digest text, digest text)
