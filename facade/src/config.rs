@@ -186,6 +186,12 @@ pub struct ServeArgs {
     #[arg(long, env = "IDGRAPH_READ_YOUR_WRITES_SECS", default_value_t = 5)]
     pub read_your_writes_secs: u64,
 
+    /// What sits between the facade and PostgreSQL (both URLs): `none` (or a pooler in
+    /// session mode), or `transaction` for PgBouncer in transaction pooling, where every
+    /// call becomes one transaction and nothing is kept on the server session (see db.rs).
+    #[arg(long, env = "IDGRAPH_DATABASE_POOLER", value_enum, default_value_t = crate::db::Pooler::None)]
+    pub database_pooler: crate::db::Pooler,
+
     /// Address to listen on.
     #[arg(long, env = "IDGRAPH_LISTEN", default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
@@ -300,6 +306,7 @@ impl ServeArgs {
             statement_timeout_ms: 30_000,
             read_database_url: None,
             read_your_writes_secs: 5,
+            database_pooler: crate::db::Pooler::None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls_cert: None,
             tls_key: None,

@@ -7,6 +7,14 @@
 //! So is `application_name`: `idgraph-facade trace=<trace id>` during a request (see
 //! `trace.rs`), so that a statement in `pg_stat_activity` or in the server log (`%a` in
 //! `log_line_prefix`) names the request it runs for.
+//!
+//! Behind a transaction-pooling PgBouncer (`--database-pooler transaction`) a session is
+//! not the facade's from one statement to the next: every call is then one transaction
+//! (BEGIN, the actor, the statement, COMMIT), the actor, `application_name` and
+//! `statement_timeout` are set transaction-local (`idgraph.set_principal` called inside a
+//! transaction block ends with it), and statements are prepared inside that transaction
+//! and closed before its end, never cached across transactions (PgBouncer 1.18 hands the
+//! next transaction another server connection, where a cached name does not exist).
 
 use std::time::Duration;
 
@@ -20,8 +28,8 @@ use crate::replica::{retry_on_primary, RecentWriters};
 
 #[derive(Clone)]
 pub struct Db {
-    primary: Pool,
-    replica: Option<Pool>,
+    primary: DbPool,
+    replica: Option<DbPool>,
     recent: std::sync::Arc<RecentWriters>,
 }
 
@@ -31,18 +39,56 @@ pub struct Db {
 const SET_ACTOR: &str = "SELECT idgraph.set_principal($1, $2), \
      pg_catalog.set_config('application_name', $3, false)";
 const SET_APPLICATION_NAME: &str = "SELECT pg_catalog.set_config('application_name', $1, false)";
+// The same, transaction-local, for a call that is one transaction through a pooler.
+const SET_ACTOR_LOCAL: &str = "SELECT idgraph.set_principal($1, $2), \
+     pg_catalog.set_config('application_name', $3, true), \
+     pg_catalog.set_config('statement_timeout', $4, true)";
+const SET_APPLICATION_NAME_LOCAL: &str =
+    "SELECT pg_catalog.set_config('application_name', $1, true), \
+     pg_catalog.set_config('statement_timeout', $2, true)";
+
+/// What sits between the facade and PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Pooler {
+    /// Nothing, or a pooler in session mode: a pooled connection is one server session.
+    #[default]
+    None,
+    /// A pooler in transaction mode (PgBouncer `pool_mode = transaction`): every call is
+    /// one transaction, nothing is kept on the session.
+    Transaction,
+}
+
+/// A pool and how its connections reach the server.
+#[derive(Clone)]
+pub struct DbPool {
+    pub pool: Pool,
+    pub pooler: Pooler,
+    /// statement_timeout, set per transaction behind a pooler (a pooler in transaction
+    /// mode does not pass the `options` startup parameter on).
+    statement_timeout_ms: String,
+}
+
+impl std::ops::Deref for DbPool {
+    type Target = Pool;
+    fn deref(&self) -> &Pool {
+        &self.pool
+    }
+}
 
 /// A pool over the whole connection string `url` (see [`crate::pgconn`]: every libpq
 /// setting it carries, TLS per its `sslmode`, the statement timeout on every session).
+/// Behind a pooler in transaction mode the statement timeout is set per transaction
+/// instead of in the startup packet.
 pub fn make_pool(
     url: &str,
     ca_file: Option<&std::path::Path>,
     statement_timeout: Duration,
     size: usize,
     wait: Duration,
-) -> anyhow_like::Result<Pool> {
-    let target =
-        crate::pgconn::parse(url, ca_file, statement_timeout).map_err(anyhow_like::Error)?;
+    pooler: Pooler,
+) -> anyhow_like::Result<DbPool> {
+    let session_timeout = (pooler == Pooler::None).then_some(statement_timeout);
+    let target = crate::pgconn::parse(url, ca_file, session_timeout).map_err(anyhow_like::Error)?;
     // Each host of a multi-host string may take the connect timeout in turn.
     let per_host = target
         .config
@@ -57,14 +103,19 @@ pub fn make_pool(
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let pool = Pool::builder(manager)
         .max_size(size.max(1))
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(wait))
         .create_timeout(Some(per_host * hosts + Duration::from_secs(1)))
         .recycle_timeout(Some(Duration::from_secs(3)))
         .build()
-        .map_err(|e| anyhow_like::Error(format!("cannot create the pool: {e}")))
+        .map_err(|e| anyhow_like::Error(format!("cannot create the pool: {e}")))?;
+    Ok(DbPool {
+        pool,
+        pooler,
+        statement_timeout_ms: statement_timeout.as_millis().to_string(),
+    })
 }
 
 /// A tiny error type for start-up failures (printed, then exit 1).
@@ -89,7 +140,7 @@ pub enum Access {
 
 impl Db {
     /// Pools; a principal that wrote within `read_your_writes` reads from the primary.
-    pub fn new(primary: Pool, replica: Option<Pool>, read_your_writes: Duration) -> Self {
+    pub fn new(primary: DbPool, replica: Option<DbPool>, read_your_writes: Duration) -> Self {
         Self {
             primary,
             replica,
@@ -97,22 +148,21 @@ impl Db {
         }
     }
 
-    pub fn primary(&self) -> &Pool {
+    pub fn primary(&self) -> &DbPool {
         &self.primary
     }
 
-    pub fn replica(&self) -> Option<&Pool> {
+    pub fn replica(&self) -> Option<&DbPool> {
         self.replica.as_ref()
     }
 
     /// Runs one statement without an actor on `pool`, labelled with the current trace.
     pub async fn query_on(
-        pool: &Pool,
+        pool: &DbPool,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = pool.get().await?;
-        plain(&client, sql, params).await
+        plain(pool, sql, params).await
     }
 
     /// Runs one statement as `who` and returns its rows. Reads go to the replica unless
@@ -142,12 +192,25 @@ impl Db {
     }
 
     async fn run(
-        pool: &Pool,
+        pool: &DbPool,
         who: &Principal,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = pool.get().await?;
+        let mut client = pool.pool.get().await?;
+        if pool.pooler == Pooler::Transaction {
+            let team: Option<&str> = who.team.as_deref();
+            let app = crate::trace::application_name();
+            let tx = client.transaction().await?;
+            tx.execute(
+                SET_ACTOR_LOCAL,
+                &[&who.subject, &team, &app, &pool.statement_timeout_ms],
+            )
+            .await?;
+            let rows = tx.query(sql, params).await?;
+            tx.commit().await?;
+            return Ok(rows);
+        }
         let set = client.prepare_cached(SET_ACTOR).await?;
         let stmt = client.prepare_cached(sql).await?;
         let team: Option<&str> = who.team.as_deref();
@@ -181,16 +244,44 @@ impl Db {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> ApiResult<Vec<Row>> {
-        let client = self.primary.get().await?;
-        plain(&client, sql, params).await
+        plain(&self.primary, sql, params).await
     }
 }
 
-async fn plain(client: &Object, sql: &str, params: &[&(dyn ToSql + Sync)]) -> ApiResult<Vec<Row>> {
+async fn plain(pool: &DbPool, sql: &str, params: &[&(dyn ToSql + Sync)]) -> ApiResult<Vec<Row>> {
+    let mut client: Object = pool.pool.get().await?;
+    if pool.pooler == Pooler::Transaction {
+        let app = crate::trace::application_name();
+        let tx = client.transaction().await?;
+        tx.execute(
+            SET_APPLICATION_NAME_LOCAL,
+            &[&app, &pool.statement_timeout_ms],
+        )
+        .await?;
+        let rows = tx.query(sql, params).await?;
+        tx.commit().await?;
+        return Ok(rows);
+    }
     let set = client.prepare_cached(SET_APPLICATION_NAME).await?;
     let stmt = client.prepare_cached(sql).await?;
     let app = crate::trace::application_name();
     let app: [&(dyn ToSql + Sync); 1] = [&app];
     let (_, rows) = tokio::try_join!(client.query(&set, &app), client.query(&stmt, params))?;
     Ok(rows)
+}
+
+/// One statement answering one row, outside any transaction, sent as an unnamed statement
+/// in one round trip (tokio-postgres' `query_typed`): safe behind a pooler in transaction
+/// mode, where a named statement prepared in one round trip may be gone in the next.
+pub async fn one_row(
+    client: &Object,
+    sql: &str,
+    params: &[(&(dyn ToSql + Sync), tokio_postgres::types::Type)],
+) -> ApiResult<Row> {
+    client
+        .query_typed(sql, params)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal_error(format!("expected one row from {sql}")))
 }

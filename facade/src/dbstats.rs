@@ -80,7 +80,7 @@ pub async fn refresh(state: &AppState) {
     }
 }
 
-async fn lag(pool: &Pool) -> Result<f64, String> {
+async fn lag(pool: &crate::db::DbPool) -> Result<f64, String> {
     let rows = crate::db::Db::query_on(pool, REPLICA_LAG, &[])
         .await
         .map_err(|e| e.internal.clone().unwrap_or_default())?;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Pool;
+use crate::db::DbPool;
 
 use crate::problem::ApiError;
 
@@ -38,9 +38,14 @@ pub fn compatible(ext: &str, facade: &str) -> bool {
 
 /// Checks one pool's database. Outer `Err`: it could not be asked (unreachable);
 /// inner `Err`: it answered and is not what the facade needs (the reason).
-pub async fn check_pool(pool: &Pool, which: &str) -> Result<Result<(), String>, ApiError> {
+pub async fn check_pool(pool: &DbPool, which: &str) -> Result<Result<(), String>, ApiError> {
     let client = pool.get().await?;
-    let row = client.query_one(CHECK, &[&FACADE_ROLE]).await?;
+    let row = crate::db::one_row(
+        &client,
+        CHECK,
+        &[(&FACADE_ROLE, tokio_postgres::types::Type::TEXT)],
+    )
+    .await?;
     let ext: Option<String> = row.try_get(0)?;
     let user: String = row.try_get(1)?;
     let db: String = row.try_get(2)?;
@@ -128,8 +133,8 @@ impl Gate {
     /// Checks every pool now. `Ok(Err(reason))`: refused; `Err`: unreachable.
     pub async fn check_now(
         &self,
-        primary: &Pool,
-        replica: Option<&Pool>,
+        primary: &DbPool,
+        replica: Option<&DbPool>,
     ) -> Result<Result<(), String>, ApiError> {
         let mut pools = vec![(primary, "primary")];
         if let Some(r) = replica {
@@ -163,7 +168,7 @@ impl Gate {
 
     /// For the request path: open, or re-checked (at most every second) and opened, or
     /// the 503 to answer.
-    pub async fn admit(&self, primary: &Pool, replica: Option<&Pool>) -> Result<(), ApiError> {
+    pub async fn admit(&self, primary: &DbPool, replica: Option<&DbPool>) -> Result<(), ApiError> {
         if self.is_open() {
             return Ok(());
         }

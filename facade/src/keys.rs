@@ -13,7 +13,7 @@ async fn connect(db: &DbArgs) -> Res<tokio_postgres::Client> {
     let target = crate::pgconn::parse(
         &db.database_url,
         db.database_ca_file.as_deref(),
-        Duration::from_secs(30),
+        Some(Duration::from_secs(30)),
     )?;
     let (client, conn) = target
         .config

@@ -14,7 +14,8 @@
 //! tokio-postgres knows neither `verify-ca`/`verify-full` nor `sslrootcert`, so both are
 //! taken out of the string here (and become rustls settings) before the rest is parsed.
 //! The CA comes from `sslrootcert=FILE` in the string or `--database-ca-file`.
-//! Every session gets `statement_timeout` (unless the string's `options` set one).
+//! Every session gets `statement_timeout` (unless the string's `options` set one), except
+//! behind a pooler in transaction mode, which sets it per transaction (see db.rs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,7 +51,7 @@ pub struct PgTarget {
 pub fn parse(
     conn: &str,
     ca_file: Option<&Path>,
-    statement_timeout: Duration,
+    statement_timeout: Option<Duration>,
 ) -> Result<PgTarget, String> {
     let (rest, sslmode, rootcert) = take_ssl_params(conn)?;
     let mut config: tokio_postgres::Config = rest
@@ -110,9 +111,9 @@ pub fn parse(
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(3));
     }
-    let ms = statement_timeout.as_millis();
     let options = config.get_options().unwrap_or("").to_owned();
-    if !options.contains("statement_timeout") {
+    if let (Some(timeout), false) = (statement_timeout, options.contains("statement_timeout")) {
+        let ms = timeout.as_millis();
         let mine = format!("-c statement_timeout={ms}");
         config.options(if options.trim().is_empty() {
             mine
@@ -390,7 +391,7 @@ mod tests {
     use super::*;
     use tokio_postgres::config::{Host, TargetSessionAttrs};
 
-    const T: Duration = Duration::from_secs(30);
+    const T: Option<Duration> = Some(Duration::from_secs(30));
 
     #[test]
     fn whole_key_value_string_is_honoured() {

@@ -93,19 +93,17 @@ pub struct ReplicaLag {
 /// position (in that order, so that the lag is never under-reported).
 pub async fn measure(primary: &Pool, replica: &Pool) -> ApiResult<ReplicaLag> {
     let p = primary.get().await?;
-    let row = p
-        .query_one("SELECT pg_catalog.pg_current_wal_lsn()", &[])
-        .await?;
+    let row = crate::db::one_row(&p, "SELECT pg_catalog.pg_current_wal_lsn()", &[]).await?;
     let primary_lsn: PgLsn = row.try_get(0)?;
     drop(p);
     let r = replica.get().await?;
-    let row = r
-        .query_one(
-            "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.pg_last_wal_replay_lsn(),
-                    extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp())::float8",
-            &[],
-        )
-        .await?;
+    let row = crate::db::one_row(
+        &r,
+        "SELECT pg_catalog.pg_is_in_recovery(), pg_catalog.pg_last_wal_replay_lsn(),
+                extract(epoch FROM now() - pg_catalog.pg_last_xact_replay_timestamp())::float8",
+        &[],
+    )
+    .await?;
     let standby: bool = row.try_get(0)?;
     if !standby {
         return Ok(ReplicaLag {

@@ -60,10 +60,20 @@ pub fn build_state(args: &ServeArgs) -> Result<AppState, String> {
     let wait = Duration::from_millis(args.pool_wait_ms);
     let ca = args.db.database_ca_file.as_deref();
     let st = Duration::from_millis(args.statement_timeout_ms);
-    let primary = make_pool(&args.db.database_url, ca, st, args.pool_size, wait)
-        .map_err(|e| e.to_string())?;
+    let primary = make_pool(
+        &args.db.database_url,
+        ca,
+        st,
+        args.pool_size,
+        wait,
+        args.database_pooler,
+    )
+    .map_err(|e| e.to_string())?;
     let replica = match &args.read_database_url {
-        Some(u) => Some(make_pool(u, ca, st, args.pool_size, wait).map_err(|e| e.to_string())?),
+        Some(u) => Some(
+            make_pool(u, ca, st, args.pool_size, wait, args.database_pooler)
+                .map_err(|e| e.to_string())?,
+        ),
         None => None,
     };
     let jwt = match (&args.jwks_file, &args.jwks_url) {

@@ -184,7 +184,7 @@ fn start_cluster() -> Cluster {
 
 /// Connects with the facade's parser; returns the TLS version in use, or the error text.
 async fn connect(conn: &str, ca_file: Option<&Path>) -> Result<Option<String>, String> {
-    let t = pgconn::parse(conn, ca_file, Duration::from_secs(30))?;
+    let t = pgconn::parse(conn, ca_file, Some(Duration::from_secs(30)))?;
     let (client, connection) = t.config.connect(t.tls).await.map_err(|e| {
         // The whole chain: "error performing TLS handshake: invalid peer certificate: …".
         let mut s = e.to_string();
@@ -294,9 +294,10 @@ async fn pool_honours_the_whole_url_with_several_hosts() {
         Duration::from_millis(1500),
         2,
         Duration::from_secs(5),
+        idgraph_facade::db::Pooler::None,
     )
     .unwrap();
-    let client = pool.get().await.unwrap();
+    let client = pool.pool.get().await.unwrap();
     let row = client
         .query_one(
             "SELECT current_setting('application_name'), current_setting('statement_timeout'), \
