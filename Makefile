@@ -76,13 +76,13 @@ bench: install ## benchmarks (pgbench + graph); results go to benches/README.md
 bench-facade: install ## HTTPS single allocation (oha) next to the same SQL (pgbench)
 	@benches/facade/run.sh
 
-ha-up: install ## etcd + three Patroni-managed PostgreSQL nodes on loopback (5461-5463), idgraph deployed
+ha-up: install ## etcd + three Patroni-managed PostgreSQL nodes, each in its own network namespace, idgraph deployed
 	@tests/ha/up.sh
 
 ha-down: ## stop the HA cluster and remove its directory
 	@tests/ha/down.sh
 
-test-ha: install ## faults under load on the HA cluster (kill -9, switchover, replica lost) + PgBouncer
+test-ha: install ## faults under load on the HA cluster (kill -9, network cut, switchover, replica lost) + PgBouncer, facade behind it
 	@scripts/test.sh $(TEST_DB) ha
 
 bench-ha: install ## allocations/s on the HA primary, resolutions/s on one and two replicas (docs/SCALING.md)

@@ -73,7 +73,8 @@ stage_facade_dbdown() {
   facade_db
   IDGRAPH_FACADE_TEST_DB=$FACADE_DB cargo test -p idgraph-facade --quiet --test db_restart -- --ignored --test-threads=1
 }
-# Patroni, etcd and PgBouncer on loopback: faults under load, then transaction pooling.
+# Patroni, etcd and PgBouncer in network namespaces of the test's own: faults under load
+# (a network cut among them), then transaction pooling, the facade behind it too.
 stage_ha() { tests/ha/faults.sh; }
 for s in $STAGES; do
   case $s in

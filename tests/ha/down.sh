@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make ha-down`: stops everything tests/ha/up.sh (and the fault tests) started, by the
-# pids they recorded, and removes $HA_DIR.
+# pids they recorded, and removes $HA_DIR and the network namespaces.
 . "$(dirname "$0")/lib.sh"
 if [ "$(id -u)" != 0 ]; then exec sudo -E "$0" "$@"; fi
-[ -d "$HA_DIR" ] || { log "no HA cluster in $HA_DIR"; exit 0; }
+[ -d "$HA_DIR" ] || { log "no HA cluster in $HA_DIR"; ha_net_down; exit 0; }
 pids() { # pid files -> live pids
   local f p
   for f in "$@"; do
@@ -29,4 +29,5 @@ stop TERM 20 "$HA_DIR"/node*/patroni.pid
 stop QUIT 5 "$HA_DIR"/node*/data/postmaster.pid
 stop TERM 5 "$HA_DIR/etcd.pid"
 rm -rf "$HA_DIR"
+ha_net_down
 log "HA cluster removed"

@@ -94,7 +94,7 @@ def set_replay(paused):
     if paused:
         patronictl("pause", "--wait")
     for i in standbys():
-        c = psycopg2.connect(f"host=127.0.0.1 port={faults.PG_PORTS[i]} dbname=idgraph user=postgres")
+        c = psycopg2.connect(f"host={faults.ADDRS[i]} port={faults.PG_PORTS[i]} dbname=idgraph user=postgres connect_timeout=2")
         c.autocommit = True
         c.cursor().execute("SELECT pg_wal_replay_pause()" if paused else "SELECT pg_wal_replay_resume()")
         c.close()
@@ -179,7 +179,7 @@ def replica_lost_under_facade(exts):
     time.sleep(2)
     on = []
     for i in standbys():
-        c = psycopg2.connect(f"host=127.0.0.1 port={faults.PG_PORTS[i]} dbname=idgraph user=postgres")
+        c = psycopg2.connect(f"host={faults.ADDRS[i]} port={faults.PG_PORTS[i]} dbname=idgraph user=postgres connect_timeout=2")
         cur = c.cursor()
         cur.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'ha_facade'")
         on.append((cur.fetchone()[0], i))
