@@ -3,7 +3,9 @@
 # port and socket, never the shared one) with idgraph in shared_preload_libraries and a
 # 1-second refresh interval. The worker must compute betweenness after an ingest without
 # anyone calling refresh_centrality, and again after the topology changes. With a 1-second
-# SLO maintenance interval it must also apply the SLI retention by itself.
+# SLO maintenance interval it must also apply the SLI retention by itself. With submission
+# expiry on and a 2-second expiry age it must roll back a stale pending submission with
+# reason 'expired' (and leave a committed one alone).
 . "$(dirname "$0")/../scripts/env.sh"
 cd "$(dirname "$0")/.."
 PORT=${BGW_PORT:-5498}
@@ -21,6 +23,8 @@ shared_preload_libraries = 'idgraph'
 idgraph.centrality_database = 'postgres'
 idgraph.centrality_refresh_interval = 1
 idgraph.slo_maintenance_interval = 1
+idgraph.submission_expiry_enabled = on
+idgraph.submission_expiry_age = 2
 CONF
 $PGCTL -D "$DIR/data" -l "$DIR/log" -w start >/dev/null
 P="psql -X -q -At -h $DIR -p $PORT -U postgres"
@@ -57,4 +61,16 @@ for _ in $(seq 1 40); do
 done
 [ "$left" = 0 ] || { echo "FAIL: the worker did not apply the SLI retention ($left windows left)"; tail -20 "$DIR/log"; exit 1; }
 echo "ok 3 - the worker applied the SLI retention"
-echo "3 passed, 0 failed"
+$P -d postgres -c "SELECT idgraph.ensure_submission('9b9b9b9b-0000-4000-8000-000000000001', 'bgw-stale');
+                   SELECT idgraph.ensure_submission('9b9b9b9b-0000-4000-8000-000000000002', 'bgw-done');
+                   SELECT * FROM idgraph.commit_submission('9b9b9b9b-0000-4000-8000-000000000002')" >/dev/null
+for _ in $(seq 1 40); do
+  got=$($P -d postgres -c "SELECT status || '/' || coalesce(rollback_reason, '') FROM idgraph.submissions WHERE submission_name = 'bgw-stale'")
+  [ "$got" = "rolled_back/expired" ] && break
+  sleep 0.5
+done
+[ "$got" = "rolled_back/expired" ] || { echo "FAIL: the stale submission is '$got', expected rolled_back/expired"; tail -20 "$DIR/log"; exit 1; }
+[ "$($P -d postgres -c "SELECT status FROM idgraph.submissions WHERE submission_name = 'bgw-done'")" = committed ] \
+  || { echo "FAIL: the worker touched a committed submission"; exit 1; }
+echo "ok 4 - the worker rolled back a stale pending submission with reason expired"
+echo "4 passed, 0 failed"
