@@ -70,7 +70,7 @@ Example: INSERT INTO tbl_x (x_id, a) SELECT sead_utility.allocate_system_id('run
 CREATE OR REPLACE VIEW sead_utility.identity_allocations WITH (security_invoker = true) AS
 SELECT pg_catalog.md5(a.target_id::text || ':' || a.external_id)::uuid AS allocation_uuid,
        t.table_oid::text AS table_name,
-       t.column_name::text AS column_name,
+       t.column_name::text COLLATE "default" AS column_name,
        a.external_id,
        a.external_id_type,
        a.alloc_integer_id,
@@ -184,9 +184,6 @@ BEGIN
 END
 $$;
 
-DROP TRIGGER IF EXISTS identity_allocations_begin ON sead_utility.identity_allocations;
-DROP TRIGGER IF EXISTS identity_allocations_stage ON sead_utility.identity_allocations;
-DROP TRIGGER IF EXISTS identity_allocations_apply ON sead_utility.identity_allocations;
 CREATE TRIGGER identity_allocations_begin BEFORE INSERT ON sead_utility.identity_allocations
   FOR EACH STATEMENT EXECUTE FUNCTION sead_utility._identity_allocations_begin();
 CREATE TRIGGER identity_allocations_stage INSTEAD OF INSERT ON sead_utility.identity_allocations

@@ -1427,8 +1427,8 @@ AS $$
               ELSE pg_catalog.encode(pg_catalog.set_byte(pg_catalog.set_byte(h.b, 6, (pg_catalog.get_byte(h.b, 6) & 15) | 128),
                                                         8, (pg_catalog.get_byte(h.b, 8) & 63) | 128), 'hex')::uuid
          END
-    FROM (SELECT pg_catalog.substring(pg_catalog.sha256(pg_catalog.convert_to('idgraph.submission:' || p_identifier, 'UTF8'))
-                                      FROM 1 FOR 16) AS b) h
+    FROM (SELECT pg_catalog.substr(pg_catalog.sha256(pg_catalog.convert_to('idgraph.submission:' || p_identifier, 'UTF8')),
+                                   1, 16) AS b) h
 $$;
 COMMENT ON FUNCTION idgraph.named_submission_uuid(text) IS
 $$The uuid a submission named by this identifier is created with: the identifier itself when it is a uuid, else version 8 (RFC 9562) from sha256('idgraph.submission:' || identifier).

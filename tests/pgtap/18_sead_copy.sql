@@ -38,7 +38,7 @@ SELECT results_eq(
 SELECT is((SELECT count(*)::int FROM idgraph.audit_log WHERE submission_id = '18181818-0000-4000-8000-000000000001'
             AND action = 'allocate_batch'), 3, 'one allocate_batch call (and audit row) per target and id type');
 SELECT results_eq(
-  $$SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
+  $$SELECT array_agg(attname::text COLLATE "default" ORDER BY attnum) FROM pg_attribute
      WHERE attrelid = 'sead_utility.identity_allocations'::regclass AND attnum > 0$$,
   $$VALUES (ARRAY['allocation_uuid', 'table_name', 'column_name', 'external_id', 'external_id_type', 'alloc_integer_id',
                   'submission_uuid', 'submission_name', 'change_request_id', 'external_system_id', 'external_data',

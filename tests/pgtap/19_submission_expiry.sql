@@ -19,13 +19,15 @@ SELECT lives_ok($$SELECT * FROM idgraph.allocate_batch('19191919-0000-4000-8000-
 SELECT lives_ok($$SELECT * FROM idgraph.commit_submission('19191919-0000-4000-8000-000000000003')$$, 'committed');
 UPDATE idgraph.submissions SET created_at = now() - interval '8 days'
  WHERE submission_id IN ('19191919-0000-4000-8000-000000000001', '19191919-0000-4000-8000-000000000003');
+UPDATE idgraph.submissions SET created_at = now() - interval '1 minute'
+ WHERE submission_id = '19191919-0000-4000-8000-000000000002';
 
 SELECT results_eq($$SELECT submission_name, pending_allocations FROM idgraph.expired_submissions()
                      WHERE submission_name LIKE 't19-%'$$,
                   $$VALUES ('t19-old'::text, 2::bigint)$$,
                   'expired_submissions(): only the pending one past 7 days, with its pending allocations');
-SELECT is((SELECT count(*)::int FROM idgraph.expired_submissions(interval '0') WHERE submission_name LIKE 't19-%'), 2,
-          'with an age of 0 the young pending one is listed too');
+SELECT is((SELECT count(*)::int FROM idgraph.expired_submissions(interval '30 seconds') WHERE submission_name LIKE 't19-%'), 2,
+          'with an age of 30 seconds the minute-old pending one is listed too');
 SELECT throws_ok($$SELECT * FROM idgraph.expired_submissions(interval '-1 day')$$, '22023', NULL, 'a negative age -> 22023');
 SELECT throws_ok($$SELECT * FROM idgraph.expire_submissions(NULL, 0)$$, '22023', NULL, 'a limit of 0 -> 22023');
 
