@@ -86,7 +86,10 @@ async fn shape_shifter_statements_from_8_sessions() {
     assert_eq!(rows.len(), SESSIONS * usize::try_from(ROWS).unwrap());
     let ids: HashSet<i32> = rows.iter().map(|r| r.get::<_, i32>(0)).collect();
     assert_eq!(ids.len(), rows.len(), "an integer was given twice");
-    assert!(ids.iter().all(|&i| i > 20), "an integer collided with a legacy row");
+    assert!(
+        ids.iter().all(|&i| i > 20),
+        "an integer collided with a legacy row"
+    );
     let subs: i64 = admin
         .query_one(
             "SELECT count(*) FROM idgraph.submissions WHERE submission_name = $1 AND change_request_id = 'CR-itests'",
@@ -162,7 +165,10 @@ async fn copy_allocates_as_allocate_batch_atomically() {
         .unwrap();
     let again_time = t1.elapsed();
     assert_eq!(rows.len(), N);
-    assert!(rows.iter().all(|r| !r.get::<_, bool>(2)), "COPY left an id unallocated");
+    assert!(
+        rows.iter().all(|r| !r.get::<_, bool>(2)),
+        "COPY left an id unallocated"
+    );
     let viewed: i64 = admin
         .query_one(
             "SELECT count(*) FROM sead_utility.identity_allocations WHERE submission_uuid = $1 AND status = 'allocated'
@@ -172,7 +178,11 @@ async fn copy_allocates_as_allocate_batch_atomically() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(viewed, i64::try_from(N).unwrap(), "the relation shows every allocation");
+    assert_eq!(
+        viewed,
+        i64::try_from(N).unwrap(),
+        "the relation shows every allocation"
+    );
 
     // allocate_batch of 10,000 new ids, for the comparison.
     let fresh: Vec<String> = (0..N).map(|_| Uuid::new_v4().to_string()).collect();
@@ -207,7 +217,11 @@ async fn copy_allocates_as_allocate_batch_atomically() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.code(), Some(&SqlState::INVALID_PARAMETER_VALUE), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::INVALID_PARAMETER_VALUE),
+        "{err:?}"
+    );
     let left: i64 = admin
         .query_one(
             "SELECT count(*) FROM idgraph.allocations WHERE external_id = $1",

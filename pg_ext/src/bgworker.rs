@@ -92,8 +92,9 @@ fn refresh_if_due(interval_secs: u64) {
 /// Rolls back pending submissions past `idgraph.submission_expiry_age`, when the installed
 /// idgraph has `expire_submissions` (0.2.0 and later).
 fn expire_submissions() {
-    let present =
-        Spi::get_one::<bool>("SELECT to_regprocedure('idgraph.expire_submissions(interval,integer)') IS NOT NULL");
+    let present = Spi::get_one::<bool>(
+        "SELECT to_regprocedure('idgraph.expire_submissions(interval,integer)') IS NOT NULL",
+    );
     if present != Ok(Some(true)) {
         return;
     }

@@ -178,7 +178,10 @@ fn batch_plan(body: &BatchRequest) -> ApiResult<BatchPlan> {
     if body.allocations.iter().any(|a| a.external_data.is_some()) {
         Ok(BatchPlan::PerItemWithData)
     } else if body.external_id_type.is_none()
-        && body.allocations.iter().any(|a| a.external_id_type.is_some())
+        && body
+            .allocations
+            .iter()
+            .any(|a| a.external_id_type.is_some())
     {
         Ok(BatchPlan::PerItemTypes)
     } else {
@@ -611,7 +614,14 @@ pub async fn allocate_batch(
                     Access::Write,
                     &who,
                     BATCH_PER_TYPE,
-                    &[&id, &body.table_name, &body.column_name, &ids, &types, &all_hashes],
+                    &[
+                        &id,
+                        &body.table_name,
+                        &body.column_name,
+                        &ids,
+                        &types,
+                        &all_hashes,
+                    ],
                 )
                 .await?
         }
@@ -627,7 +637,15 @@ pub async fn allocate_batch(
                     Access::Write,
                     &who,
                     BATCH_PER_ITEM,
-                    &[&id, &body.table_name, &body.column_name, &ids, &types, &all_hashes, &data],
+                    &[
+                        &id,
+                        &body.table_name,
+                        &body.column_name,
+                        &ids,
+                        &types,
+                        &all_hashes,
+                        &data,
+                    ],
                 )
                 .await?
         }
