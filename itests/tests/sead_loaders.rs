@@ -54,17 +54,16 @@ async fn shape_shifter_statements_from_8_sessions() {
             let lo = i32::try_from(s).unwrap() * ROWS + 1;
             c.batch_execute(&format!(
                 "CREATE TEMP TABLE new_data AS
-                   SELECT g AS system_id, 'row ' || g AS a, g AS b FROM generate_series({lo}, {lo} + {ROWS} - 1) g"
+                   SELECT g AS system_id, 'row ' || g AS a, g AS b, '{ident}'::text AS submission_identifier,
+                          'CR-itests'::text AS change_request_identifier
+                     FROM generate_series({lo}, {lo} + {ROWS} - 1) g"
             ))
             .await
             .unwrap();
             barrier.wait().await;
-            // The generated statement, unchanged but for the literals the generator fills in.
+            // The generated statement as the issue quotes it, with this test's table for tbl_x.
             let sql = format!(
-                "INSERT INTO {table} (x_id, a, b)
-                 SELECT sead_utility.allocate_system_id(submission_identifier, change_request_identifier, '{table}', 'x_id',
-                                                        new_data.system_id::text, row_to_json(new_data.*)::jsonb) AS x_id, a, b
-                   FROM new_data, (SELECT '{ident}'::text AS submission_identifier, 'CR-itests'::text AS change_request_identifier) ids"
+                "INSERT INTO {table} (x_id, a, b) SELECT sead_utility.allocate_system_id(submission_identifier, change_request_identifier, '{table}', 'x_id', new_data.system_id::text, row_to_json(new_data.*)::jsonb) AS x_id, a, b FROM new_data;"
             );
             let n = c.execute(&sql, &[]).await.unwrap();
             assert_eq!(n, u64::try_from(ROWS).unwrap());

@@ -9,17 +9,14 @@ INSERT INTO idg_t17.tbl_x VALUES (40, 'legacy', 0);
 CREATE TABLE idg_t17.tbl_unregistered (u_id integer PRIMARY KEY);
 SELECT lives_ok($$SELECT idgraph.register_target('idg_t17.tbl_x', 'x_id')$$, 'target registered');
 SET LOCAL search_path = idg_t17, public;
-CREATE TEMP TABLE new_data (system_id integer, a text, b integer);
-INSERT INTO new_data VALUES (1, 'one', 1), (2, 'two', 2), (3, 'three', 3);
+-- Shape Shifter's new_data carries the identifiers as columns.
+CREATE TEMP TABLE new_data (system_id integer, a text, b integer, submission_identifier text, change_request_identifier text);
+INSERT INTO new_data VALUES (1, 'one', 1, 'shape-shifter-t17', 'CR-17'), (2, 'two', 2, 'shape-shifter-t17', 'CR-17'),
+                            (3, 'three', 3, 'shape-shifter-t17', 'CR-17');
 
--- The generated statement, unchanged (submission_identifier and change_request_identifier
--- are columns the generator selects; here they come from a CTE-free subquery of constants).
-SELECT lives_ok($$
-  INSERT INTO tbl_x (x_id, a, b)
-  SELECT sead_utility.allocate_system_id(submission_identifier, change_request_identifier, 'tbl_x', 'x_id',
-                                         new_data.system_id::text, row_to_json(new_data.*)::jsonb) AS x_id, a, b
-    FROM new_data, (SELECT 'shape-shifter-t17'::text AS submission_identifier, 'CR-17'::text AS change_request_identifier) ids
-$$, 'the Shape Shifter statement runs unchanged');
+-- The generated statement, character for character as the issue quotes it.
+SELECT lives_ok($$INSERT INTO tbl_x (x_id, a, b) SELECT sead_utility.allocate_system_id(submission_identifier, change_request_identifier, 'tbl_x', 'x_id', new_data.system_id::text, row_to_json(new_data.*)::jsonb) AS x_id, a, b FROM new_data;$$,
+                'the Shape Shifter statement runs unchanged');
 SELECT results_eq($$SELECT x_id, a FROM tbl_x WHERE a <> 'legacy' ORDER BY x_id$$,
                   $$VALUES (41, 'one'), (42, 'two'), (43, 'three')$$,
                   'rows inserted with integers above max(x_id) = 40, one per system id');
@@ -48,7 +45,8 @@ SELECT throws_ok($$SELECT sead_utility.allocate_system_id('shape-shifter-t17', '
 SELECT results_eq($$SELECT a.external_id, a.external_id_type, a.external_system_id, a.external_data
                       FROM idgraph.allocations a JOIN idgraph.targets t USING (target_id)
                      WHERE t.table_oid = 'idg_t17.tbl_x'::regclass AND a.alloc_integer_id = 41$$,
-                  $$VALUES ('1'::text, 'natural_key'::text, '1'::text, '{"system_id": 1, "a": "one", "b": 1}'::jsonb)$$,
+                  $$VALUES ('1'::text, 'natural_key'::text, '1'::text,
+                           '{"system_id": 1, "a": "one", "b": 1, "submission_identifier": "shape-shifter-t17", "change_request_identifier": "CR-17"}'::jsonb)$$,
                   'external id = system id (natural key), the row''s JSON kept as external data');
 
 -- NULL system id: a fresh integer per call.
