@@ -7,7 +7,8 @@
 //! as soon as those functions exist and then every `idgraph.slo_maintenance_interval`
 //! seconds (default an hour). With `idgraph.submission_expiry_enabled` on it rolls back
 //! pending submissions older than `idgraph.submission_expiry_age` (reason `expired`) on
-//! every wake-up. It writes only on a primary: on a standby (in recovery) it sleeps.
+//! every wake-up. It writes only on a primary: it is started once recovery has finished
+//! (`enable_spi_access`), and each round checks `RecoveryInProgress()` besides.
 
 use std::time::{Duration, Instant};
 
@@ -49,7 +50,8 @@ pub extern "C-unwind" fn idgraph_centrality_worker_main(_arg: pg_sys::Datum) {
         }
         // SAFETY: a plain read of shared state Postgres keeps for every backend.
         if unsafe { pg_sys::RecoveryInProgress() } {
-            // A standby: every job here writes; the primary does them.
+            // Never true today (the worker starts after recovery); kept so that a change
+            // of start time cannot make it write on a standby.
             continue;
         }
         BackgroundWorker::transaction(|| refresh_if_due(gucs::centrality_refresh_interval()));
