@@ -1413,3 +1413,169 @@ $$Issues a successor to a key (same name, scopes and team; new id and secret has
 Example: SELECT * FROM idgraph.api_key_rotate('0123456789abcdef', 'fedcba9876543210', '$argon2id$…', interval '24 hours');$$;
 -- A fresh install revokes PUBLIC's EXECUTE from every function (finalize.sql); so here.
 REVOKE ALL ON FUNCTION idgraph.api_key_rotate(text, text, text, interval, timestamptz) FROM PUBLIC;
+
+-- == identity: submissions named by an identifier, submission expiry (issue 9) ==
+-- sql/identity.sql, its last two sections. sead_utility.allocate_system_id (sqitch
+-- compat_sead_loaders) finds or creates its submission through ensure_named_submission;
+-- expiry is listed and applied by admins and by the background worker
+-- (idgraph.submission_expiry_enabled). No table changes.
+CREATE OR REPLACE FUNCTION idgraph.named_submission_uuid(p_identifier text) RETURNS uuid
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+  SELECT CASE WHEN idgraph.guess_external_id_type(p_identifier) = 'uuid'
+              THEN idgraph.normalize_external_id(p_identifier, 'uuid')::uuid
+              ELSE pg_catalog.encode(pg_catalog.set_byte(pg_catalog.set_byte(h.b, 6, (pg_catalog.get_byte(h.b, 6) & 15) | 128),
+                                                        8, (pg_catalog.get_byte(h.b, 8) & 63) | 128), 'hex')::uuid
+         END
+    FROM (SELECT pg_catalog.substr(pg_catalog.sha256(pg_catalog.convert_to('idgraph.submission:' || p_identifier, 'UTF8')),
+                                   1, 16) AS b) h
+$$;
+COMMENT ON FUNCTION idgraph.named_submission_uuid(text) IS
+$$The uuid a submission named by this identifier is created with: the identifier itself when it is a uuid, else version 8 (RFC 9562) from sha256('idgraph.submission:' || identifier).
+Example: SELECT idgraph.named_submission_uuid('shape-shifter-2026-12-02');$$;
+CREATE OR REPLACE FUNCTION idgraph.ensure_named_submission(p_identifier text, p_change_request_id text DEFAULT NULL,
+                                                p_source_system text DEFAULT 'sead_utility',
+                                                p_data_type text DEFAULT 'unspecified')
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_id uuid;
+  v_cr text;
+BEGIN
+  IF p_identifier IS NULL THEN
+    RAISE EXCEPTION 'submission identifier must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF length(p_change_request_id) NOT BETWEEN 1 AND 200 THEN
+    RAISE EXCEPTION 'a change request identifier must be 1 to 200 characters' USING ERRCODE = '22023';
+  END IF;
+  -- Hot path (one call per row): the submission exists under this name.
+  SELECT s.submission_id, s.change_request_id INTO v_id, v_cr
+    FROM idgraph.submissions s WHERE s.submission_name = p_identifier;
+  IF NOT FOUND THEN
+    v_id := idgraph.named_submission_uuid(p_identifier);
+    SELECT s.change_request_id INTO v_cr FROM idgraph.submissions s WHERE s.submission_id = v_id;
+    IF NOT FOUND THEN
+      -- Created here, or by a concurrent session under the same name (ensure_submission
+      -- waits for it and agrees); 23505 when the name belongs to another uuid meanwhile.
+      PERFORM idgraph.ensure_submission(v_id, p_identifier, p_source_system, p_data_type);
+      SELECT s.change_request_id INTO v_cr FROM idgraph.submissions s WHERE s.submission_id = v_id;
+    END IF;
+  END IF;
+  IF p_change_request_id IS NOT NULL AND v_cr IS DISTINCT FROM p_change_request_id THEN
+    IF v_cr IS NULL THEN
+      -- The first change request named is the submission's (commit keeps it unless it names one).
+      UPDATE idgraph.submissions s SET change_request_id = p_change_request_id
+       WHERE s.submission_id = v_id AND s.change_request_id IS NULL;
+      IF NOT FOUND THEN
+        SELECT s.change_request_id INTO v_cr FROM idgraph.submissions s WHERE s.submission_id = v_id;
+      END IF;
+    END IF;
+    IF v_cr IS DISTINCT FROM p_change_request_id AND v_cr IS NOT NULL THEN
+      RAISE EXCEPTION 'submission % belongs to change request %, not %', quote_literal(p_identifier),
+                      quote_literal(v_cr), quote_literal(p_change_request_id)
+        USING ERRCODE = '22023', HINT = 'One submission serves one change request; use another submission identifier.';
+    END IF;
+  END IF;
+  RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION idgraph.ensure_named_submission(text, text, text, text) IS
+$$The submission an identifier names: the one whose name is the identifier, else the one whose uuid is idgraph.named_submission_uuid(identifier), else a new pending one created under both (idgraph.ensure_submission). A change request identifier, when given, is recorded on the submission the first time; a different one later is 22023.
+Example: SELECT idgraph.ensure_named_submission('shape-shifter-2026-12-02', 'CR-42');$$;
+CREATE OR REPLACE FUNCTION idgraph._submission_expiry_age() RETURNS interval
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+  v text := nullif(pg_catalog.current_setting('idgraph.submission_expiry_age', true), '');
+BEGIN
+  IF v IS NULL THEN
+    RETURN interval '7 days';
+  ELSIF v ~ '^\s*\d+\s*$' THEN
+    RETURN pg_catalog.make_interval(secs => v::double precision);
+  END IF;
+  RETURN v::interval;
+END
+$$;
+COMMENT ON FUNCTION idgraph._submission_expiry_age() IS
+  'The setting idgraph.submission_expiry_age as an interval (default 7 days; internal).';
+CREATE OR REPLACE FUNCTION idgraph.expired_submissions(p_older_than interval DEFAULT NULL)
+RETURNS TABLE (submission_id uuid, submission_name text, source_system text, created_by text,
+               created_by_team text, created_at timestamptz, age interval, pending_allocations bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_age interval := coalesce(p_older_than, idgraph._submission_expiry_age());
+BEGIN
+  IF v_age < interval '0' THEN
+    RAISE EXCEPTION 'the age must not be negative, got %', v_age USING ERRCODE = '22023';
+  END IF;
+  RETURN QUERY
+    SELECT s.submission_id, s.submission_name, s.source_system, s.created_by, s.created_by_team, s.created_at,
+           now() - s.created_at,
+           (SELECT count(*) FROM idgraph.allocations a WHERE a.submission_id = s.submission_id AND a.status = 'allocated')
+      FROM idgraph.submissions s
+     WHERE s.status = 'pending' AND s.created_at < now() - v_age
+     ORDER BY s.created_at, s.submission_id;
+END
+$$;
+COMMENT ON FUNCTION idgraph.expired_submissions(interval) IS
+$$Pending submissions created longer ago than p_older_than (NULL: the setting idgraph.submission_expiry_age, default 7 days), oldest first, with their allocations still pending. Admin only.
+Example: SELECT * FROM idgraph.expired_submissions(interval '2 days');$$;
+CREATE OR REPLACE FUNCTION idgraph.expire_submissions(p_older_than interval DEFAULT NULL, p_limit integer DEFAULT 1000)
+RETURNS TABLE (submission_id uuid, submission_name text, allocations_rolled_back bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_age interval := coalesce(p_older_than, idgraph._submission_expiry_age());
+  r record;
+BEGIN
+  IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'limit must be 1 to 100000, got %', p_limit USING ERRCODE = '22023';
+  END IF;
+  IF v_age < interval '0' THEN
+    RAISE EXCEPTION 'the age must not be negative, got %', v_age USING ERRCODE = '22023';
+  END IF;
+  -- SKIP LOCKED: a submission with allocations in flight (they hold FOR KEY SHARE) or
+  -- being committed is left for the next run rather than waited for.
+  FOR r IN SELECT s.submission_id, s.submission_name FROM idgraph.submissions s
+            WHERE s.status = 'pending' AND s.created_at < now() - v_age
+            ORDER BY s.created_at, s.submission_id
+            LIMIT p_limit
+              FOR UPDATE SKIP LOCKED LOOP
+    submission_id := r.submission_id;
+    submission_name := r.submission_name;
+    SELECT rb.allocations_affected INTO allocations_rolled_back
+      FROM idgraph.rollback_submission(r.submission_id, 'expired') rb;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION idgraph.expire_submissions(interval, integer) IS
+$$Rolls back (reason 'expired', audited as every rollback) up to p_limit pending submissions older than p_older_than (NULL: idgraph.submission_expiry_age), oldest first, skipping any that is busy; returns those rolled back. The background worker calls it when idgraph.submission_expiry_enabled is on. Admin only.
+Example: SELECT * FROM idgraph.expire_submissions(interval '7 days');$$;
+CREATE OR REPLACE FUNCTION idgraph.submission_expiry_status()
+RETURNS TABLE (enabled boolean, max_age interval, pending bigint, expired bigint, oldest_pending_age interval)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(nullif(current_setting('idgraph.submission_expiry_enabled', true), '')::boolean, false),
+         x.age,
+         count(s.submission_id),
+         count(s.submission_id) FILTER (WHERE s.created_at < now() - x.age),
+         coalesce(now() - min(s.created_at), interval '0')
+    FROM (SELECT idgraph._submission_expiry_age() AS age) x
+    LEFT JOIN idgraph.submissions s ON s.status = 'pending'
+   GROUP BY x.age
+$$;
+COMMENT ON FUNCTION idgraph.submission_expiry_status() IS
+$$Whether automatic expiry is on, the expiry age, and how many submissions are pending and how many of them are past that age (the facade's /metrics gauges).
+Example: SELECT * FROM idgraph.submission_expiry_status();$$;
+-- A fresh install revokes PUBLIC's EXECUTE from every function (finalize.sql); so here.
+REVOKE ALL ON FUNCTION idgraph.named_submission_uuid(text), idgraph.ensure_named_submission(text, text, text, text),
+  idgraph._submission_expiry_age(), idgraph.expired_submissions(interval), idgraph.expire_submissions(interval, integer),
+  idgraph.submission_expiry_status()
+  FROM PUBLIC;

@@ -44,6 +44,12 @@ const SLO_PENDING: &str = "\
 SELECT count(*) FROM idgraph.slo_recommendations
  WHERE status = 'active' AND decision IS NULL AND expires_at > now()";
 
+// Pending submissions past the expiry age (idgraph 0.2.0 with issue 9; readers may call it).
+const EXPIRY_PRESENT: &str = "\
+SELECT coalesce(pg_catalog.has_function_privilege(
+         pg_catalog.to_regprocedure('idgraph.submission_expiry_status()'), 'EXECUTE'), false)";
+const EXPIRY: &str = "SELECT enabled, expired FROM idgraph.submission_expiry_status()";
+
 // Replay lag, 0 on a primary and when everything received is replayed (an idle primary
 // sends nothing, and the age of the last replayed commit alone would then grow forever).
 const REPLICA_LAG: &str = "\
@@ -133,7 +139,37 @@ async fn read_primary(pool: &Pool, g: &DbGauges) -> Result<(), String> {
     } else {
         None
     };
+    let expiry: Option<(bool, i64)> = if tx
+        .query_one(EXPIRY_PRESENT, &[])
+        .await
+        .map_err(|e| e.to_string())?
+        .try_get(0)
+        .map_err(|e| e.to_string())?
+    {
+        let sp = tx.savepoint("expiry").await.map_err(|e| e.to_string())?;
+        let got = match sp.query_one(EXPIRY, &[]).await {
+            Ok(r) => r.try_get(0).ok().zip(r.try_get(1).ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot count expired submissions");
+                None
+            }
+        };
+        if got.is_some() {
+            sp.commit().await.map_err(|e| e.to_string())?;
+        } else {
+            sp.rollback().await.map_err(|e| e.to_string())?;
+        }
+        got
+    } else {
+        None
+    };
     tx.commit().await.map_err(|e| e.to_string())?;
+    g.submissions_expired.reset();
+    if let Some((enabled, n)) = expiry {
+        g.submissions_expired
+            .with_label_values(&[if enabled { "true" } else { "false" }])
+            .set(n);
+    }
     match slo {
         Some(n) => g.slo_recommendations_pending.with_label_values(&[]).set(n),
         None => {

@@ -63,6 +63,10 @@ pub struct DbGauges {
     /// Exported only while the SLO engine's table is there (no labels: a vector, so that
     /// it can be absent rather than a misleading 0).
     pub slo_recommendations_pending: IntGaugeVec,
+    /// Pending submissions past `idgraph.submission_expiry_age` (seed 000 §5's orphaned
+    /// submissions), with `enabled` saying whether the background worker expires them.
+    /// Exported only while `idgraph.submission_expiry_status()` is there.
+    pub submissions_expired: IntGaugeVec,
     /// When the database was last read (see `dbstats::refresh`); also serializes scrapes.
     pub refreshed: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -305,7 +309,20 @@ impl DbGauges {
             ),
             &[],
         )?;
-        for c in [&submissions, &active, &cycles, &slo_recommendations_pending] {
+        let submissions_expired = IntGaugeVec::new(
+            Opts::new(
+                "idgraph_identity_expired_submissions",
+                "Pending submissions older than idgraph.submission_expiry_age; enabled=\"true\" when the background worker rolls them back",
+            ),
+            &["enabled"],
+        )?;
+        for c in [
+            &submissions,
+            &active,
+            &cycles,
+            &slo_recommendations_pending,
+            &submissions_expired,
+        ] {
             reg(r, c)?;
         }
         reg(r, &oldest_pending)?;
@@ -332,6 +349,7 @@ impl DbGauges {
             audit_seals,
             replica_lag,
             slo_recommendations_pending,
+            submissions_expired,
             refreshed: tokio::sync::Mutex::new(None),
         })
     }

@@ -442,6 +442,183 @@ async fn bad_input_is_always_problem_json() {
     problem(res, 405).await;
 }
 
+/// SEAD's batch shape (seed 000's load test, SEAD's identity design): the type on each
+/// item, optional content hash and external data; answered in SEAD's shape, atomically.
+#[tokio::test]
+async fn sead_batch_shape_with_types_per_item() {
+    let s = shared();
+    let c = client();
+    let key = &fixture().keys.team_a;
+    let sub = create_submission(key, &unique("sead-batch")).await;
+    let id = sub["submission_uuid"].as_str().unwrap().to_owned();
+    let url = sub_url(s, &id, "/allocations/batch");
+    let u1 = uuid::Uuid::new_v4().to_string();
+    let u2 = uuid::Uuid::new_v4().to_string();
+    let nk = format!("SITE-{}", uuid::Uuid::new_v4().simple());
+
+    // Mixed types, a duplicate, a content hash: one atomic statement, input order.
+    let body = json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+        {"external_id": u1, "external_id_type": "uuid"},
+        {"external_id": nk, "external_id_type": "natural_key", "content_hash": "h-nk"},
+        {"external_id": u2.to_uppercase(), "external_id_type": "uuid"},
+        {"external_id": u1, "external_id_type": "uuid"}]});
+    let res = c
+        .post(&url)
+        .header("X-API-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let b: Value = res.json().await.unwrap();
+    let rows = b["allocations"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{b}");
+    let types: Vec<&str> = rows
+        .iter()
+        .map(|r| r["external_id_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["uuid", "natural_key", "uuid", "uuid"], "{b}");
+    assert_eq!(rows[1]["external_id"], nk.as_str());
+    assert_eq!(rows[0]["alloc_integer_id"], rows[3]["alloc_integer_id"]);
+    assert_eq!(rows[0]["is_new_allocation"], true);
+    assert_eq!(rows[3]["is_new_allocation"], false);
+    for r in rows {
+        for k in [
+            "external_id",
+            "external_id_type",
+            "alloc_integer_id",
+            "is_new_allocation",
+        ] {
+            assert!(r.get(k).is_some(), "{k} missing in {r}");
+        }
+    }
+    assert_eq!(b["summary"]["total"], 4);
+    assert_eq!(b["summary"]["new"], 3);
+    assert_eq!(b["summary"]["existing"], 1);
+    assert!(b["summary"]["duration_ms"].as_f64().is_some(), "{b}");
+
+    // Again, with external data on an item: the same integers, nothing new.
+    let with_data = json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+        {"external_id": u1, "external_id_type": "uuid", "external_data": {"n": 1}},
+        {"external_id": nk, "external_id_type": "natural_key"}]});
+    let b2: Value = c
+        .post(&url)
+        .header("X-API-Key", key)
+        .json(&with_data)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        b2["allocations"][0]["alloc_integer_id"], rows[0]["alloc_integer_id"],
+        "{b2}"
+    );
+    assert_eq!(
+        b2["allocations"][1]["alloc_integer_id"], rows[1]["alloc_integer_id"],
+        "{b2}"
+    );
+    assert_eq!(b2["summary"]["new"], 0, "{b2}");
+    // A new id with external data keeps it as the allocation's external data.
+    let u3 = uuid::Uuid::new_v4().to_string();
+    let b3: Value = c.post(&url).header("X-API-Key", key)
+        .json(&json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+            {"external_id": u3, "external_id_type": "uuid", "external_data": {"site": "Uppsala"}}]}))
+        .send().await.unwrap().json().await.unwrap();
+    assert_eq!(b3["allocations"][0]["is_new_allocation"], true, "{b3}");
+    let kept: Value = admin()
+        .await
+        .query_one(
+            "SELECT external_data FROM idgraph.allocations WHERE external_id = $1",
+            &[&u3],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, json!({"site": "Uppsala"}));
+
+    // Bad input: problem+json 4xx, never 500, and nothing written.
+    let u4 = uuid::Uuid::new_v4().to_string();
+    for (bad, status) in [
+        // An unknown type on one item (SQL 22023).
+        (
+            json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+            {"external_id": u4, "external_id_type": "uuid"}, {"external_id": "x", "external_id_type": "guid"}]}),
+            422,
+        ),
+        // A malformed uuid among good ones.
+        (
+            json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+            {"external_id": u4, "external_id_type": "uuid"}, {"external_id": "nope", "external_id_type": "uuid"}]}),
+            422,
+        ),
+        // The same with external data (the per-item path).
+        (
+            json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+            {"external_id": u4, "external_id_type": "uuid", "external_data": {}},
+            {"external_id": "nope", "external_id_type": "uuid"}]}),
+            422,
+        ),
+        // A type of the wrong JSON type.
+        (
+            json!({"table_name": TABLE, "column_name": COLUMN, "allocations": [
+            {"external_id": u4, "external_id_type": 5}]}),
+            422,
+        ),
+        // An unregistered target.
+        (
+            json!({"table_name": "pg_class", "column_name": "oid", "allocations": [
+            {"external_id": u4, "external_id_type": "uuid"}]}),
+            404,
+        ),
+    ] {
+        let res = c
+            .post(&url)
+            .header("X-API-Key", key)
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        problem(res, status).await;
+    }
+    // An item type contradicting the batch's: 422 naming the item.
+    let res = c.post(&url).header("X-API-Key", key)
+        .json(&json!({"table_name": TABLE, "column_name": COLUMN, "external_id_type": "uuid", "allocations": [
+            {"external_id": u4}, {"external_id": "k", "external_id_type": "natural_key"}]}))
+        .send().await.unwrap();
+    let p = problem(res, 422).await;
+    assert_eq!(
+        p["errors"][0]["field"], "allocations[1].external_id_type",
+        "{p}"
+    );
+    let n: i64 = admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM idgraph.allocations WHERE external_id = $1",
+            &[&u4],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "a refused batch wrote nothing");
+
+    // The OpenAPI document describes the per-item fields.
+    let doc: Value = c
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = &doc["components"]["schemas"]["BatchItem"]["properties"];
+    assert!(
+        item.get("external_id_type").is_some() && item.get("external_data").is_some(),
+        "{item}"
+    );
+}
+
 #[tokio::test]
 async fn headers_request_id_hsts_ratelimit() {
     let s = shared();

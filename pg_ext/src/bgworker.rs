@@ -5,7 +5,10 @@
 //! `idgraph.centrality_refresh_interval` seconds. It also runs the SLO engine's
 //! maintenance — `idgraph.apply_sli_retention()` and `idgraph.refresh_slo_dashboard()` —
 //! as soon as those functions exist and then every `idgraph.slo_maintenance_interval`
-//! seconds (default an hour).
+//! seconds (default an hour). With `idgraph.submission_expiry_enabled` on it rolls back
+//! pending submissions older than `idgraph.submission_expiry_age` (reason `expired`) on
+//! every wake-up. It writes only on a primary: it is started once recovery has finished
+//! (`enable_spi_access`), and each round checks `RecoveryInProgress()` besides.
 
 use std::time::{Duration, Instant};
 
@@ -45,7 +48,16 @@ pub extern "C-unwind" fn idgraph_centrality_worker_main(_arg: pg_sys::Datum) {
             // worker is between transactions here.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
+        // SAFETY: a plain read of shared state Postgres keeps for every backend.
+        if unsafe { pg_sys::RecoveryInProgress() } {
+            // Never true today (the worker starts after recovery); kept so that a change
+            // of start time cannot make it write on a standby.
+            continue;
+        }
         BackgroundWorker::transaction(|| refresh_if_due(gucs::centrality_refresh_interval()));
+        if gucs::submission_expiry_enabled() {
+            BackgroundWorker::transaction(expire_submissions);
+        }
         let every = Duration::from_secs(gucs::slo_maintenance_interval());
         if last_slo_maintenance.is_none_or(|t| t.elapsed() >= every)
             && BackgroundWorker::transaction(slo_maintenance)
@@ -76,6 +88,22 @@ fn refresh_if_due(interval_secs: u64) {
             Ok(None) => {}
             Err(e) => warning!("idgraph centrality refresh failed: {e}"),
         }
+    }
+}
+
+/// Rolls back pending submissions past `idgraph.submission_expiry_age`, when the installed
+/// idgraph has `expire_submissions` (0.2.0 and later).
+fn expire_submissions() {
+    let present = Spi::get_one::<bool>(
+        "SELECT to_regprocedure('idgraph.expire_submissions(interval,integer)') IS NOT NULL",
+    );
+    if present != Ok(Some(true)) {
+        return;
+    }
+    match Spi::get_one::<i64>("SELECT count(*) FROM idgraph.expire_submissions()") {
+        Ok(Some(0)) | Ok(None) => {}
+        Ok(Some(n)) => log!("idgraph expired {n} pending submission(s)"),
+        Err(e) => warning!("idgraph submission expiry failed: {e}"),
     }
 }
 

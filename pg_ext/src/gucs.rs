@@ -29,6 +29,17 @@ pub fn slo_noise_margin() -> f64 {
     SLO_NOISE_MARGIN.get()
 }
 
+/// Pending submissions older than this many seconds are expired (issue 9; seed 000 §5).
+/// Read by `idgraph._submission_expiry_age()` through `current_setting`.
+pub static SUBMISSION_EXPIRY_AGE: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
+
+/// When on, the background worker rolls back expired submissions (reason `expired`).
+pub static SUBMISSION_EXPIRY_ENABLED: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+pub fn submission_expiry_enabled() -> bool {
+    SUBMISSION_EXPIRY_ENABLED.get()
+}
+
 pub fn centrality_refresh_interval() -> u64 {
     u64::try_from(CENTRALITY_REFRESH_INTERVAL.get()).unwrap_or(3600)
 }
@@ -89,5 +100,23 @@ pub fn init() {
         i32::MAX,
         GucContext::Sighup,
         GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"idgraph.submission_expiry_age",
+        c"Age after which a pending submission counts as expired.",
+        c"idgraph.expired_submissions() lists pending submissions older than this; with idgraph.submission_expiry_enabled the background worker rolls them back with reason 'expired'.",
+        &SUBMISSION_EXPIRY_AGE,
+        1,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_bool_guc(
+        c"idgraph.submission_expiry_enabled",
+        c"Whether the background worker rolls back expired pending submissions.",
+        c"Off by default. On a primary, with idgraph in shared_preload_libraries, the worker calls idgraph.expire_submissions() about once a minute.",
+        &SUBMISSION_EXPIRY_ENABLED,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
 }

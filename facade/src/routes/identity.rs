@@ -101,15 +101,25 @@ pub struct Allocation {
     pub is_new_allocation: bool,
 }
 
-/// One element of a batch: an external id, optionally with its content hash.
+/// One element of a batch: an external id, optionally with its type (SEAD's shape: the
+/// type per item), its content hash and data to keep with a new allocation.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchItem {
     pub external_id: String,
+    /// `uuid` or `natural_key`; absent: the batch's `external_id_type` (default `uuid`).
+    #[serde(default)]
+    pub external_id_type: Option<String>,
     #[serde(default)]
     pub content_hash: Option<String>,
+    /// Kept as the allocation's external data when the id is new (as a single allocation does).
+    #[serde(default)]
+    pub external_data: Option<Value>,
 }
 
+/// A batch, in either of two shapes: one `external_id_type` for the whole batch, or SEAD's,
+/// with `external_id_type` (and optionally `external_data`) on each item. An item's type
+/// that contradicts the batch's is a validation error.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
@@ -119,6 +129,64 @@ pub struct BatchRequest {
     #[serde(default)]
     pub external_id_type: Option<String>,
     pub allocations: Vec<BatchItem>,
+}
+
+/// Which SQL a batch takes: today's one call for the whole batch; one set-based call per
+/// id type when the items carry their types; one allocation per item when any item carries
+/// external data (the set-based call keeps none). Each is one statement: all or nothing.
+#[derive(Debug, PartialEq, Eq)]
+enum BatchPlan {
+    OneType(String),
+    PerItemTypes,
+    PerItemWithData,
+}
+
+const BATCH_PER_TYPE: &str = "\
+WITH input AS (
+  SELECT u.ext, u.ty, u.hash, u.ord FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS u(ext, ty, hash, ord)
+), per_type AS (
+  SELECT i.ty, array_agg(i.ext ORDER BY i.ord) AS exts, array_agg(i.hash ORDER BY i.ord) AS hashes,
+         array_agg(i.ord ORDER BY i.ord) AS ords
+    FROM input i GROUP BY i.ty
+)
+SELECT p.ords[b.ordinality] AS ord, b.alloc_integer_id, b.is_new
+  FROM per_type p
+ CROSS JOIN LATERAL idgraph.allocate_batch($1, $2, $3, p.exts, p.ty, p.hashes) b
+ ORDER BY 1";
+
+const BATCH_PER_ITEM: &str = "\
+SELECT u.ord, a.alloc_integer_id, a.is_new
+  FROM unnest($4::text[], $5::text[], $6::text[], $7::jsonb[]) WITH ORDINALITY AS u(ext, ty, hash, data, ord)
+ CROSS JOIN LATERAL idgraph._allocate($1, idgraph._resolve_table($2), $3, u.ext, u.ty, u.hash, NULL, u.data) a
+ ORDER BY u.ord";
+
+fn batch_plan(body: &BatchRequest) -> ApiResult<BatchPlan> {
+    let mut errors = Vec::new();
+    if let Some(batch_ty) = &body.external_id_type {
+        for (i, a) in body.allocations.iter().enumerate() {
+            if a.external_id_type.as_ref().is_some_and(|t| t != batch_ty) {
+                errors.push(FieldError {
+                    field: format!("allocations[{i}].external_id_type"),
+                    message: format!("differs from the batch's external_id_type '{batch_ty}'"),
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    if body.allocations.iter().any(|a| a.external_data.is_some()) {
+        Ok(BatchPlan::PerItemWithData)
+    } else if body.external_id_type.is_none()
+        && body
+            .allocations
+            .iter()
+            .any(|a| a.external_id_type.is_some())
+    {
+        Ok(BatchPlan::PerItemTypes)
+    } else {
+        Ok(BatchPlan::OneType(id_type(&body.external_id_type)))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -487,7 +555,8 @@ pub async fn allocate(
     }))
 }
 
-/// Allocate a batch atomically (set-based); rows come back in input order.
+/// Allocate a batch atomically (set-based); rows come back in input order. Either one
+/// `external_id_type` for the batch, or SEAD's shape with the type on each item.
 #[utoipa::path(post, path = "/api/v1/identity/submissions/{submission_uuid}/allocations/batch", tag = "identity",
     params(("submission_uuid" = Uuid, Path, description = "The submission")),
     request_body = BatchRequest,
@@ -501,33 +570,86 @@ pub async fn allocate_batch(
 ) -> ApiResult<Json<BatchResponse>> {
     who.require(Scope::IdentityWrite)?;
     check_batch(body.allocations.len(), state.max_batch, "allocations")?;
+    let plan = batch_plan(&body)?;
     check_visible(&state, &who, id).await?;
     let started = std::time::Instant::now();
-    let ty = id_type(&body.external_id_type);
     let ids: Vec<&str> = body
         .allocations
         .iter()
         .map(|a| a.external_id.as_str())
         .collect();
-    let hashes: Option<Vec<Option<&str>>> = body
+    let any_hash = body.allocations.iter().any(|a| a.content_hash.is_some());
+    let all_hashes: Vec<Option<&str>> = body
         .allocations
         .iter()
-        .any(|a| a.content_hash.is_some())
-        .then(|| {
-            body.allocations
+        .map(|a| a.content_hash.as_deref())
+        .collect();
+    // Each item's type: its own, else the batch's, else uuid.
+    let types: Vec<String> = body
+        .allocations
+        .iter()
+        .map(|a| {
+            a.external_id_type
+                .clone()
+                .unwrap_or_else(|| id_type(&body.external_id_type))
+        })
+        .collect();
+    let rows = match &plan {
+        BatchPlan::OneType(ty) => {
+            let hashes = any_hash.then_some(&all_hashes);
+            state
+                .db
+                .query(
+                    Access::Write,
+                    &who,
+                    "SELECT ordinality, alloc_integer_id, is_new FROM idgraph.allocate_batch($1, $2, $3, $4, $5, $6)",
+                    &[&id, &body.table_name, &body.column_name, &ids, ty, &hashes],
+                )
+                .await?
+        }
+        BatchPlan::PerItemTypes => {
+            state
+                .db
+                .query(
+                    Access::Write,
+                    &who,
+                    BATCH_PER_TYPE,
+                    &[
+                        &id,
+                        &body.table_name,
+                        &body.column_name,
+                        &ids,
+                        &types,
+                        &all_hashes,
+                    ],
+                )
+                .await?
+        }
+        BatchPlan::PerItemWithData => {
+            let data: Vec<Option<&Value>> = body
+                .allocations
                 .iter()
-                .map(|a| a.content_hash.as_deref())
-                .collect()
-        });
-    let rows = state
-        .db
-        .query(
-            Access::Write,
-            &who,
-            "SELECT ordinality, alloc_integer_id, is_new FROM idgraph.allocate_batch($1, $2, $3, $4, $5, $6)",
-            &[&id, &body.table_name, &body.column_name, &ids, &ty, &hashes],
-        )
-        .await?;
+                .map(|a| a.external_data.as_ref())
+                .collect();
+            state
+                .db
+                .query(
+                    Access::Write,
+                    &who,
+                    BATCH_PER_ITEM,
+                    &[
+                        &id,
+                        &body.table_name,
+                        &body.column_name,
+                        &ids,
+                        &types,
+                        &all_hashes,
+                        &data,
+                    ],
+                )
+                .await?
+        }
+    };
     state
         .metrics
         .allocation_duration
@@ -545,10 +667,17 @@ pub async fn allocate_batch(
                 .get(idx)
                 .map(|a| a.external_id.clone())
                 .unwrap_or_default(),
-            external_id_type: ty.clone(),
+            external_id_type: types.get(idx).cloned().unwrap_or_default(),
             alloc_integer_id: r.try_get(1)?,
             is_new_allocation: is_new,
         });
+    }
+    if out.len() != body.allocations.len() {
+        return Err(ApiError::internal_error(format!(
+            "batch allocation answered {} rows for {} items",
+            out.len(),
+            body.allocations.len()
+        )));
     }
     state.metrics.count_allocations(
         &body.table_name,
