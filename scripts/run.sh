@@ -113,6 +113,10 @@ In a browser (accept the self-signed certificate, or trust $RUN_DIR/cert.pem):
   https://localhost:$FACADE_PORT/explorer   the graph explorer: paste the demo key, pick a service (try checkout)
   https://localhost:$FACADE_PORT/docs       the API docs over /openapi.json
 Stop it:  make facade-stop
+
+On three nodes instead: make ha-up — Patroni-managed primary and two replicas, each in a
+network namespace of its own, with this demo loaded; it prints how to reach them (the SQL
+lines above work there as they are), make ha-down removes it.
 MSG
 log "checking the printed curl line"
 curl -sf --cacert "$RUN_DIR/cert.pem" -H "X-API-Key: $KEY" \

@@ -1415,7 +1415,7 @@ Example: SELECT * FROM idgraph.api_key_rotate('0123456789abcdef', 'fedcba9876543
 REVOKE ALL ON FUNCTION idgraph.api_key_rotate(text, text, text, interval, timestamptz) FROM PUBLIC;
 
 -- == identity: submissions named by an identifier, submission expiry (issue 9) ==
--- sql/identity.sql, its last two sections. sead_utility.allocate_system_id (sqitch
+-- sql/identity_submissions.sql, its last two sections. sead_utility.allocate_system_id (sqitch
 -- compat_sead_loaders) finds or creates its submission through ensure_named_submission;
 -- expiry is listed and applied by admins and by the background worker
 -- (idgraph.submission_expiry_enabled). No table changes.

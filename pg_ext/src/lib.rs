@@ -51,10 +51,12 @@ extension_sql_file!(
     name = "facade",
     requires = ["schema", "identity"]
 );
-// PL/pgSQL that calls the Rust functions declared in `api::identity`.
+// Identity allocation, one file per concern, in this order (each needs the one before):
+// who acted and the audit, targets, submissions, allocation, resolution. PL/pgSQL over
+// the Rust functions declared in `api::identity` and `api::actor`.
 extension_sql_file!(
-    "../../sql/identity.sql",
-    name = "identity",
+    "../../sql/identity_audit.sql",
+    name = "identity_audit",
     requires = [
         "schema",
         api::identity::normalize_external_id,
@@ -64,6 +66,27 @@ extension_sql_file!(
         api::actor::_principal_team,
         api::actor::_invoker
     ]
+);
+extension_sql_file!(
+    "../../sql/identity_targets.sql",
+    name = "identity_targets",
+    requires = ["identity_audit"]
+);
+extension_sql_file!(
+    "../../sql/identity_submissions.sql",
+    name = "identity_submissions",
+    requires = ["identity_targets"]
+);
+extension_sql_file!(
+    "../../sql/identity_allocation.sql",
+    name = "identity_allocation",
+    requires = ["identity_submissions"]
+);
+extension_sql_file!(
+    "../../sql/identity_resolution.sql",
+    // The whole chain is done once this is: what graph.sql and facade.sql require.
+    name = "identity",
+    requires = ["identity_allocation"]
 );
 // The release history (one row per install or upgrade).
 extension_sql_file!(

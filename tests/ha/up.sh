@@ -103,6 +103,11 @@ bootstrap:
         # A demoted primary keeps the WAL back to the last common checkpoint, which
         # pg_rewind reads when it rejoins (a busy minute writes hundreds of MB here).
         wal_keep_size: 1GB
+        # A primary cut off the network shuts down (demoted) only once its walsenders give
+        # up on the standbys they can no longer reach: seconds, not the default minute, or
+        # Patroni gives up waiting with the old postmaster still holding the data directory.
+        wal_sender_timeout: 5s
+        wal_receiver_timeout: 5s
         shared_preload_libraries: idgraph
         idgraph.centrality_database: $HA_DB
   initdb:

@@ -1,5 +1,5 @@
 -- Identity allocation: every error path a caller can hit, each with its specific
--- SQLSTATE (sql/identity.sql lists them), and nothing written by a failing call.
+-- SQLSTATE (sql/identity_targets.sql lists them), and nothing written by a failing call.
 BEGIN;
 SELECT plan(105);
 

@@ -1,6 +1,9 @@
 //! Identity allocation: the Rust half. Validation and normalization of external ids
-//! happen here (in `idgraph-core`); the set-based allocation itself is PL/pgSQL in
-//! `sql/identity.sql`, because it is nothing but SQL statements over idgraph's tables.
+//! happen here (in `idgraph-core`); the rest is PL/pgSQL, one file per concern, because
+//! it is nothing but SQL statements over idgraph's tables: `sql/identity_audit.sql` (who
+//! acted, audit rows, seals), `identity_targets.sql` (table names, targets; the SQLSTATE
+//! list), `identity_submissions.sql`, `identity_allocation.sql` (allocate,
+//! allocate_batch) and `identity_resolution.sql` (resolve*, detect_change).
 
 use crate::error::{IdgraphError, OrRaise};
 use idgraph_core::identity::{self, ExternalIdType};

@@ -1,0 +1,258 @@
+-- idgraph identity: allocation, the hot path (allocate, allocate_batch).
+-- The layering and the SQLSTATEs: sql/identity_targets.sql.
+
+-- ---------------------------------------------------------------------------
+-- Allocation
+-- ---------------------------------------------------------------------------
+
+-- The hot path. Everything is inline (no nested helper calls, no nested SET frames):
+-- measured, each helper call cost as much as an index probe.
+CREATE FUNCTION idgraph._allocate(
+    p_submission uuid, p_rel regclass, p_column text, p_external_id text,
+    p_external_id_type text, p_content_hash text, p_external_system_id text, p_external_data jsonb)
+RETURNS TABLE (alloc_integer_id bigint, is_new boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v_actor text := idgraph._actor();
+  v_target integer;
+  v_seq regclass;
+  v_id text;
+  v_alloc bigint;
+  v_status text;
+  v_hash text;
+  v_owner uuid;
+  v_new boolean := false;
+BEGIN
+  IF p_submission IS NULL OR p_external_id IS NULL OR p_external_id_type IS NULL OR p_column IS NULL THEN
+    RAISE EXCEPTION 'submission, column, external id and its type must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  SELECT t.target_id, t.alloc_seq INTO v_target, v_seq
+    FROM idgraph.targets t WHERE t.table_oid = p_rel AND t.column_name = p_column;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'target %.% is not registered for allocation', p_rel, quote_ident(p_column)
+      USING ERRCODE = '42704',
+            HINT = 'An idgraph_admin registers targets with idgraph.register_target(table, column).';
+  END IF;
+  v_id := idgraph.normalize_external_id(p_external_id, p_external_id_type);
+  -- FOR KEY SHARE: concurrent allocations into one submission go together; commit and
+  -- rollback (FOR UPDATE) wait for them, so nothing slips into a closed submission.
+  SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'submission % does not exist', p_submission
+      USING ERRCODE = 'P0002', HINT = 'Create one with idgraph.create_submission(name, source_system, data_type).';
+  ELSIF v_status <> 'pending' THEN
+    RAISE EXCEPTION 'submission % is %, it accepts no more allocations', p_submission, v_status
+      USING ERRCODE = '55000', HINT = 'Create a new submission.';
+  END IF;
+
+  SELECT a.alloc_integer_id, a.status, a.content_hash, a.submission_id INTO v_alloc, v_status, v_hash, v_owner
+    FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+  IF FOUND THEN
+    IF v_status = 'allocated' AND v_owner <> p_submission THEN
+      -- Still pending in another submission: this one shares it (see allocation_shares).
+      INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+      VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
+    END IF;
+    IF v_status = 'rolled_back' THEN
+      -- It comes back: same integer, now owned by this submission.
+      UPDATE idgraph.allocations a
+         SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
+             content_hash = coalesce(p_content_hash, a.content_hash)
+       WHERE a.target_id = v_target AND a.external_id = v_id AND a.status = 'rolled_back';
+      v_new := FOUND;
+    ELSIF p_content_hash IS NOT NULL AND p_content_hash IS DISTINCT FROM v_hash THEN
+      UPDATE idgraph.allocations a SET content_hash = p_content_hash
+       WHERE a.target_id = v_target AND a.external_id = v_id;
+    END IF;
+  ELSE
+    INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type, submission_id,
+                                          content_hash, external_system_id, external_data, created_by)
+    VALUES (v_target, v_id, nextval(v_seq), p_external_id_type, p_submission,
+            p_content_hash, p_external_system_id, p_external_data, v_actor)
+    ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
+    RETURNING a.alloc_integer_id INTO v_alloc;
+    IF FOUND THEN
+      v_new := true;
+    ELSE
+      -- Another session allocated it first and has committed (ON CONFLICT waited for it).
+      SELECT a.alloc_integer_id, a.status, a.submission_id INTO v_alloc, v_status, v_owner
+        FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
+          USING ERRCODE = '40001', HINT = 'Retry the transaction.';
+      END IF;
+      IF v_status = 'allocated' AND v_owner <> p_submission THEN
+        INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+        VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
+      END IF;
+    END IF;
+  END IF;
+
+  INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, external_id, alloc_integer_id,
+                                 is_new, n_total, n_new, duration_us, sysid)
+  VALUES (v_actor, 'allocate', p_submission, v_target, v_id, v_alloc, v_new, 1, v_new::integer,
+          (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint, idgraph._system_identifier());
+  alloc_integer_id := v_alloc;
+  is_new := v_new;
+  RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION idgraph._allocate(uuid, regclass, text, text, text, text, text, jsonb) IS
+  'Internal: allocate one id for a resolved target (called by idgraph.allocate and the sead_utility layer).';
+
+-- plpgsql, not sql: a LANGUAGE sql set-returning VOLATILE function is parsed and planned
+-- on every call, a plpgsql one caches its plan.
+CREATE FUNCTION idgraph.allocate(
+    p_submission uuid, p_table text, p_column text, p_external_id text,
+    p_external_id_type text DEFAULT 'uuid', p_content_hash text DEFAULT NULL)
+RETURNS TABLE (alloc_integer_id bigint, is_new boolean)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM idgraph._allocate(p_submission, idgraph._resolve_table(p_table), p_column,
+                                               p_external_id, p_external_id_type, p_content_hash, NULL, NULL);
+END
+$$;
+COMMENT ON FUNCTION idgraph.allocate(uuid, text, text, text, text, text) IS
+$$Allocates (or returns) the stable integer for an external id. Idempotent across calls and submissions.
+Example: SELECT * FROM idgraph.allocate(sub, 'tbl_sites', 'site_id', 'a3e4f567-e89b-12d3-a456-426614174001');$$;
+
+CREATE FUNCTION idgraph._allocate_batch(
+    p_submission uuid, p_rel regclass, p_column text, p_external_ids text[],
+    p_external_id_type text, p_content_hashes text[])
+RETURNS TABLE (ordinality bigint, external_id text, alloc_integer_id bigint, is_new boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v_actor text := idgraph._actor();
+  v_t idgraph.targets;
+  v_cap integer := coalesce(nullif(current_setting('idgraph.max_batch_size', true), '')::integer, 10000);
+  v_n integer := coalesce(cardinality(p_external_ids), 0);
+  v_norm text[];
+  v_exts text[];      -- distinct external ids, sorted
+  v_ids bigint[];     -- their integers
+  v_new boolean[];    -- whether this call created (or revived) them
+  v_missing text[];
+  v_shared text[];    -- ids still pending in another submission: this one shares them
+  v_count_new integer;
+BEGIN
+  IF p_external_ids IS NULL OR p_external_id_type IS NULL THEN
+    RAISE EXCEPTION 'external ids and their type must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF v_n > v_cap THEN
+    RAISE EXCEPTION 'batch of % external ids exceeds the limit of %', v_n, v_cap
+      USING ERRCODE = '54000', HINT = 'Split the batch, or raise idgraph.max_batch_size.';
+  END IF;
+  IF p_content_hashes IS NOT NULL AND cardinality(p_content_hashes) <> v_n THEN
+    RAISE EXCEPTION 'content hashes (%) and external ids (%) differ in number', cardinality(p_content_hashes), v_n
+      USING ERRCODE = '22023';
+  END IF;
+  v_t := idgraph._target(p_rel, p_column);
+  v_norm := idgraph.normalize_external_ids(p_external_ids, p_external_id_type);
+  PERFORM idgraph._open_submission(p_submission);
+
+  -- Rolled-back ids come back under a row lock. Take those locks first, in external-id
+  -- order, so that concurrent batches reviving overlapping ids cannot deadlock (the
+  -- UPDATE below would lock them in whatever order its join produces).
+  PERFORM 1 FROM idgraph.allocations a
+   WHERE a.target_id = v_t.target_id AND a.external_id = ANY (v_norm) AND a.status = 'rolled_back'
+   ORDER BY a.external_id
+     FOR NO KEY UPDATE;  -- the UPDATE's own lock strength; FOR UPDATE would block FK checks of allocation_shares
+
+  -- One statement: look up what exists (one index probe per distinct id), bring
+  -- rolled-back ids back, insert the missing ones in external-id order (so concurrent
+  -- batches over overlapping ids take index locks in the same order and cannot
+  -- deadlock), and collect every distinct id's integer from the lookup or the RETURNING.
+  WITH input AS (
+    SELECT u.ext, min(u.ord) AS ord FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord) GROUP BY u.ext
+  ), probe AS (
+    SELECT i.ext, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id, x.status, x.submission_id AS owner
+      FROM input i
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, a.status, a.submission_id FROM idgraph.allocations a
+                          WHERE a.target_id = v_t.target_id AND a.external_id = i.ext LIMIT 1) x ON true
+  ), revived AS (
+    UPDATE idgraph.allocations a
+       SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
+           content_hash = coalesce(p.hash, a.content_hash)
+      FROM probe p
+     WHERE p.status = 'rolled_back' AND a.target_id = v_t.target_id AND a.external_id = p.ext
+       AND a.status = 'rolled_back'
+    RETURNING a.external_id
+  ), inserted AS (
+    INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type,
+                                          submission_id, content_hash, created_by)
+    SELECT v_t.target_id, m.ext, nextval(v_t.alloc_seq), p_external_id_type, p_submission, m.hash, v_actor
+      FROM (SELECT p.ext, p.hash FROM probe p WHERE p.alloc_integer_id IS NULL ORDER BY p.ext) m
+    ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
+    RETURNING a.external_id, a.alloc_integer_id
+  )
+  SELECT array_agg(p.ext ORDER BY p.ext),
+         array_agg(coalesce(p.alloc_integer_id, n.alloc_integer_id) ORDER BY p.ext),
+         array_agg(n.external_id IS NOT NULL OR r.external_id IS NOT NULL ORDER BY p.ext),
+         array_agg(p.ext) FILTER (WHERE p.status = 'allocated' AND p.owner <> p_submission)
+    INTO v_exts, v_ids, v_new, v_shared
+    FROM probe p
+    LEFT JOIN inserted n ON n.external_id = p.ext
+    LEFT JOIN revived r ON r.external_id = p.ext;
+
+  -- Ids a concurrent batch inserted while we waited on it (ON CONFLICT skipped them): a
+  -- fresh statement (fresh snapshot under READ COMMITTED) sees them now.
+  SELECT array_agg(e.ext) INTO v_missing
+    FROM unnest(v_exts, v_ids) AS e(ext, id) WHERE e.id IS NULL;
+  IF v_missing IS NOT NULL THEN
+    SELECT array_agg(coalesce(f.alloc_integer_id, e.id) ORDER BY e.ord) INTO v_ids
+      FROM unnest(v_exts, v_ids) WITH ORDINALITY AS e(ext, id, ord)
+      LEFT JOIN idgraph.allocations f
+        ON e.id IS NULL AND f.target_id = v_t.target_id AND f.external_id = e.ext;
+    IF array_position(v_ids, NULL) IS NOT NULL THEN
+      RAISE EXCEPTION 'could not serialize a batch allocation (ids allocated concurrently)'
+        USING ERRCODE = '40001', HINT = 'Retry the transaction (use READ COMMITTED for batch allocation).';
+    END IF;
+    v_shared := coalesce(v_shared, '{}') || ARRAY(
+      SELECT f.external_id FROM idgraph.allocations f
+       WHERE f.target_id = v_t.target_id AND f.external_id = ANY (v_missing)
+         AND f.status = 'allocated' AND f.submission_id <> p_submission);
+  END IF;
+  IF cardinality(v_shared) > 0 THEN
+    INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+    SELECT v_t.target_id, x.ext, p_submission FROM unnest(v_shared) AS x(ext) ORDER BY x.ext
+    ON CONFLICT DO NOTHING;
+  END IF;
+  SELECT count(*) FILTER (WHERE x) INTO v_count_new FROM unnest(v_new) x;
+
+  INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, n_total, n_new, detail, duration_us, sysid)
+  VALUES (v_actor, 'allocate_batch', p_submission, v_t.target_id, v_n, v_count_new,
+          jsonb_build_object('distinct', cardinality(v_exts), 'type', p_external_id_type,
+                             'ids_sha256', encode(sha256(convert_to(array_to_string(v_norm, E'\n'), 'UTF8')), 'hex')),
+          (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint, idgraph._system_identifier());
+
+  -- Back to input order; a duplicate shares its integer, is_new only on its first occurrence.
+  RETURN QUERY
+    SELECT u.ord, u.ext, d.id, d.is_new AND u.ord = min(u.ord) OVER (PARTITION BY u.ext)
+      FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord)
+      JOIN unnest(v_exts, v_ids, v_new) AS d(ext, id, is_new) ON d.ext = u.ext
+     ORDER BY u.ord;
+END
+$$;
+COMMENT ON FUNCTION idgraph._allocate_batch(uuid, regclass, text, text[], text, text[]) IS
+  'Internal: set-based batch allocation for a resolved target (called by idgraph.allocate_batch and sead_utility).';
+
+CREATE FUNCTION idgraph.allocate_batch(
+    p_submission uuid, p_table text, p_column text, p_external_ids text[],
+    p_external_id_type text DEFAULT 'uuid', p_content_hashes text[] DEFAULT NULL)
+RETURNS TABLE (ordinality bigint, external_id text, alloc_integer_id bigint, is_new boolean)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  RETURN QUERY SELECT * FROM idgraph._allocate_batch(p_submission, idgraph._resolve_table(p_table), p_column,
+                                                     p_external_ids, p_external_id_type, p_content_hashes);
+END
+$$;
+COMMENT ON FUNCTION idgraph.allocate_batch(uuid, text, text, text[], text, text[]) IS
+$$Allocates up to idgraph.max_batch_size ids in one atomic, set-based call; rows come back in input order, duplicates share one integer (is_new only on the first).
+Example: SELECT * FROM idgraph.allocate_batch(sub, 'tbl_sites', 'site_id', ARRAY['…','…']);$$;
