@@ -58,8 +58,3 @@ pub fn pool() -> Result<Rc<ThreadPool>, IdgraphError> {
     POOL.with(|p| *p.borrow_mut() = Some((want, pool.clone())));
     Ok(pool)
 }
-
-/// Threads of this backend's pool now (for reports and tests).
-pub fn pool_threads() -> Result<usize, IdgraphError> {
-    Ok(pool()?.current_num_threads())
-}

@@ -145,7 +145,8 @@ fn load_topology() -> Result<Topology, IdgraphError> {
 
 /// Recomputes degree, betweenness (exact, or sampled from `p_samples` seeded sources) and
 /// clustering for every service and writes `idgraph.centrality`. Honours query cancel
-/// between rounds of sources.
+/// (and `statement_timeout`) between rounds of sources; runs on `idgraph.max_threads`
+/// threads (the summary's `threads`).
 ///
 /// ```sql
 /// SELECT idgraph.refresh_centrality();                 -- exact
@@ -227,6 +228,7 @@ pub fn refresh_centrality(
         "edges": topo.csr.edge_count(),
         "mode": mode,
         "graph_version": topo.version,
+        "threads": pool.current_num_threads(),
         "seconds": started.elapsed().as_secs_f64(),
         "seconds_compute": seconds_compute,
     }))
