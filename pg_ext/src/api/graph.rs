@@ -125,22 +125,23 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     let new_alerts = error::required(new_alerts, "idgraph._record_cycles's result")
         .or_raise()
         .0;
-    if let Value::Object(m) = &mut out {
-        m.insert("source".into(), json!(doc.source));
-        m.insert(
-            "cycles".into(),
-            json!({
-                "count": cycles_json.len(),
-                "current": cycles_json,
-                "new_alerts": new_alerts,
-                "recommendation": if cycles.is_empty() { Value::Null } else {
-                    json!("Break each cycle with an async boundary; composite availability treats a cycle as one supernode at its weakest member.")
-                },
-            }),
-        );
-        m.insert("graph_version".into(), json!(snap.key.0));
-        m.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
-    }
+    let Value::Object(m) = &mut out else {
+        IdgraphError::internal("idgraph._ingest_apply's summary is not a JSON object").raise()
+    };
+    m.insert("source".into(), json!(doc.source));
+    m.insert(
+        "cycles".into(),
+        json!({
+            "count": cycles_json.len(),
+            "current": cycles_json,
+            "new_alerts": new_alerts,
+            "recommendation": if cycles.is_empty() { Value::Null } else {
+                json!("Break each cycle with an async boundary; composite availability treats a cycle as one supernode at its weakest member.")
+            },
+        }),
+    );
+    m.insert("graph_version".into(), json!(snap.key.0));
+    m.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
     JsonB(out)
 }
 
@@ -266,9 +267,10 @@ pub fn composite_availability(
         .map_err(graph_err)
         .or_raise();
     let mut v = error::to_value(&c, "the composite availability").or_raise();
-    if let Value::Object(m) = &mut v {
-        m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
-    }
+    let Value::Object(m) = &mut v else {
+        IdgraphError::internal("the composite availability is not a JSON object").raise()
+    };
+    m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
     JsonB(v)
 }
 
