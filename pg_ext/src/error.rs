@@ -1,8 +1,11 @@
 //! The one error type of the SQL surface, turned into a Postgres `ERROR` at the edge.
 //!
 //! Every error a caller can cause carries a specific SQLSTATE (never XX000) and a message
-//! that says what is wrong; a hint says what to do where that helps.
+//! that says what is wrong; a hint says what to do where that helps. XX000 is kept for
+//! the impossible: a case the table constraints or the code rule out, reported instead of
+//! being papered over with a default.
 
+use idgraph_core::depgraph::GraphError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
@@ -43,6 +46,23 @@ impl IdgraphError {
         Self::new(PgSqlErrorCode::ERRCODE_NO_DATA_FOUND, message)
     }
 
+    /// XX000 internal_error: something the schema or the code rules out happened. The
+    /// message names what, so that the report is a useful bug report.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("idgraph internal error: {}", message.into()),
+        )
+    }
+
+    /// 57014 query_canceled: a long computation was stopped by its cancellation check.
+    pub fn canceled() -> Self {
+        Self::new(
+            PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+            "canceling statement: the idgraph computation was canceled",
+        )
+    }
+
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -79,4 +99,27 @@ impl<T> OrRaise<T> for Result<T, IdgraphError> {
             Err(e) => e.raise(),
         }
     }
+}
+
+impl From<GraphError> for IdgraphError {
+    fn from(e: GraphError) -> Self {
+        match e {
+            GraphError::NotFound(id) => Self::not_found(format!("service '{id}' does not exist")),
+            GraphError::Invalid(m) => Self::invalid(m),
+            GraphError::Canceled(_) => Self::canceled(),
+        }
+    }
+}
+
+/// A column value that the schema declares NOT NULL (or a query that always returns a
+/// row): NULL there is an internal error naming `what`, never a default.
+pub fn required<T>(value: Option<T>, what: &str) -> Result<T, IdgraphError> {
+    value.ok_or_else(|| IdgraphError::internal(format!("{what} is NULL")))
+}
+
+/// Serialises a value the code built itself; a failure is an internal error, never JSON
+/// null.
+pub fn to_value<T: serde::Serialize>(v: &T, what: &str) -> Result<serde_json::Value, IdgraphError> {
+    serde_json::to_value(v)
+        .map_err(|e| IdgraphError::internal(format!("could not serialise {what}: {e}")))
 }

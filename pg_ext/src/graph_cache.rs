@@ -18,7 +18,7 @@ use idgraph_core::depgraph::{
     Criticality, DiscoverySource, EdgeObservation, Graph, Kind, Mode, Service,
 };
 
-use crate::error::IdgraphError;
+use crate::error::{required, IdgraphError};
 
 /// A service row as the algorithms need it.
 #[derive(Debug, Clone)]
@@ -63,7 +63,10 @@ fn current_key() -> Result<(i64, String), IdgraphError> {
     let (version, xmin) =
         Spi::get_two::<i64, String>("SELECT version, xmin::text FROM idgraph.graph_state")
             .map_err(spi_err)?;
-    Ok((version.unwrap_or(0), xmin.unwrap_or_default()))
+    Ok((
+        required(version, "idgraph.graph_state.version")?,
+        required(xmin, "idgraph.graph_state's xmin")?,
+    ))
 }
 
 /// Drops this backend's cached graph (tests use it to compare cached and fresh answers).
@@ -118,8 +121,11 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
                 check_for_interrupts!();
             }
             services.push(ServiceRow {
-                service_id: row.get::<String>(1).map_err(spi_err)?.unwrap_or_default(),
-                kind: row.get::<String>(2).map_err(spi_err)?.unwrap_or_default(),
+                service_id: required(
+                    row.get::<String>(1).map_err(spi_err)?,
+                    "services.service_id",
+                )?,
+                kind: required(row.get::<String>(2).map_err(spi_err)?, "services.kind")?,
                 availability: row.get::<f64>(3).map_err(spi_err)?,
                 published_sla: row.get::<f64>(4).map_err(spi_err)?,
             });
@@ -142,13 +148,25 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
                 check_for_interrupts!();
             }
             edges.push(EdgeRow {
-                source: row.get::<String>(1).map_err(spi_err)?.unwrap_or_default(),
-                target: row.get::<String>(2).map_err(spi_err)?.unwrap_or_default(),
-                discovery_source: row.get::<String>(3).map_err(spi_err)?.unwrap_or_default(),
-                communication_mode: row.get::<String>(4).map_err(spi_err)?.unwrap_or_default(),
-                criticality: row.get::<String>(5).map_err(spi_err)?.unwrap_or_default(),
+                source: required(
+                    row.get::<String>(1).map_err(spi_err)?,
+                    "services.service_id",
+                )?,
+                target: required(
+                    row.get::<String>(2).map_err(spi_err)?,
+                    "services.service_id",
+                )?,
+                discovery_source: required(
+                    row.get::<String>(3).map_err(spi_err)?,
+                    "edges.discovery_source",
+                )?,
+                communication_mode: required(
+                    row.get::<String>(4).map_err(spi_err)?,
+                    "edges.communication_mode",
+                )?,
+                criticality: required(row.get::<String>(5).map_err(spi_err)?, "edges.criticality")?,
                 redundancy_group: row.get::<String>(6).map_err(spi_err)?,
-                stale: row.get::<bool>(7).map_err(spi_err)?.unwrap_or(false),
+                stale: required(row.get::<bool>(7).map_err(spi_err)?, "edges.stale")?,
             });
         }
         let mut slo_targets = HashMap::new();
@@ -168,7 +186,7 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
                 slo_targets.insert(id, t);
             }
         }
-        let graph = build_graph(&services, &edges);
+        let graph = build_graph(&services, &edges)?;
         Ok(Snapshot {
             key,
             slo_targets,
@@ -177,30 +195,52 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
     })
 }
 
-/// Turns rows into the algorithms' graph. Values the table constraints allow are the only
-/// ones that can appear; anything else falls back to the strictest reading.
-fn build_graph(services: &[ServiceRow], edges: &[EdgeRow]) -> Graph {
-    let svcs: Vec<Service> = services
-        .iter()
-        .map(|s| Service {
-            id: s.service_id.clone(),
-            kind: Kind::parse(&s.kind).unwrap_or(Kind::Internal),
-            availability: s.availability,
-            published_sla: s.published_sla,
+/// Turns rows into the algorithms' graph. The table CHECKs allow only values the enums
+/// parse; anything else is an internal error naming the value, not a guess.
+fn build_graph(services: &[ServiceRow], edges: &[EdgeRow]) -> Result<Graph, IdgraphError> {
+    fn parsed<T>(v: Option<T>, column: &str, value: &str) -> Result<T, IdgraphError> {
+        v.ok_or_else(|| {
+            IdgraphError::internal(format!(
+                "{column} holds '{value}', which idgraph does not know"
+            ))
         })
-        .collect();
-    let obs: Vec<EdgeObservation> = edges
+    }
+    let svcs = services
         .iter()
-        .map(|e| EdgeObservation {
-            source: e.source.clone(),
-            target: e.target.clone(),
-            discovery: DiscoverySource::parse(&e.discovery_source)
-                .unwrap_or(DiscoverySource::Kubernetes),
-            mode: Mode::parse(&e.communication_mode).unwrap_or(Mode::Sync),
-            criticality: Criticality::parse(&e.criticality).unwrap_or(Criticality::Hard),
-            redundancy_group: e.redundancy_group.clone(),
-            stale: e.stale,
+        .map(|s| {
+            Ok(Service {
+                id: s.service_id.clone(),
+                kind: parsed(Kind::parse(&s.kind), "services.kind", &s.kind)?,
+                availability: s.availability,
+                published_sla: s.published_sla,
+            })
         })
-        .collect();
-    Graph::build(svcs, &obs)
+        .collect::<Result<Vec<_>, IdgraphError>>()?;
+    let obs = edges
+        .iter()
+        .map(|e| {
+            Ok(EdgeObservation {
+                source: e.source.clone(),
+                target: e.target.clone(),
+                discovery: parsed(
+                    DiscoverySource::parse(&e.discovery_source),
+                    "edges.discovery_source",
+                    &e.discovery_source,
+                )?,
+                mode: parsed(
+                    Mode::parse(&e.communication_mode),
+                    "edges.communication_mode",
+                    &e.communication_mode,
+                )?,
+                criticality: parsed(
+                    Criticality::parse(&e.criticality),
+                    "edges.criticality",
+                    &e.criticality,
+                )?,
+                redundancy_group: e.redundancy_group.clone(),
+                stale: e.stale,
+            })
+        })
+        .collect::<Result<Vec<_>, IdgraphError>>()?;
+    Ok(Graph::build(svcs, &obs))
 }

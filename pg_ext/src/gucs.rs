@@ -51,6 +51,19 @@ pub fn centrality_database() -> String {
         .unwrap_or_else(|| "idgraph".to_string())
 }
 
+/// Threads a backend's betweenness and clustering use (its own rayon pool): a bound, so
+/// that a refresh in each of many backends does not take every core of the machine.
+pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(2);
+
+/// Largest `idgraph.max_threads` accepted.
+pub const MAX_THREADS_LIMIT: i32 = 64;
+
+pub fn max_threads() -> usize {
+    // Postgres enforces the GUC's bounds (1..=64) on every SET; the clamp makes the
+    // conversion lossless by construction.
+    MAX_THREADS.get().clamp(1, MAX_THREADS_LIMIT).unsigned_abs() as usize
+}
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"idgraph.max_batch_size",
@@ -60,6 +73,16 @@ pub fn init() {
         1,
         1_000_000,
         GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"idgraph.max_threads",
+        c"Threads one backend uses for betweenness and clustering (refresh_centrality).",
+        c"Each backend keeps a pool of this many threads, built on first use and rebuilt when the setting changes. Superuser-only: it bounds what one session may take of the machine.",
+        &MAX_THREADS,
+        1,
+        MAX_THREADS_LIMIT,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 pub mod api;
+pub mod backend;
 pub mod bgworker;
 pub mod error;
 pub mod graph_cache;

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use super::model::{Graph, GraphError, Kind};
 use super::traverse::{traverse, Direction};
+use crate::cancel::Cancel;
 
 /// Tunables of the availability math.
 #[derive(Debug, Clone, Copy)]
@@ -773,12 +774,14 @@ pub struct Impact {
 /// Every upstream service of `service` (direct and transitive, over fresh edges), with
 /// its composite availability now and with `proposed` as the service's availability;
 /// sorted by delta, most negative first. `slo_targets` maps service ids to targets.
+/// Costs up to upstream services × closure size: polls `cancel` after each service.
 pub fn impact_analysis(
     g: &Graph,
     service: &str,
     proposed: f64,
     slo_targets: &HashMap<String, f64>,
     opts: &AvailabilityOptions,
+    cancel: &mut Cancel,
 ) -> Result<Impact, GraphError> {
     let x = g.lookup(service)?;
     if !(0.0..=1.0).contains(&proposed) {
@@ -794,17 +797,24 @@ pub fn impact_analysis(
         super::traverse::MAX_DEPTH,
         false,
         true,
+        cancel,
     )?;
     let comps = g.required_components();
     let mut rows = Vec::with_capacity(upstream.len());
     let mut scratch = Scratch::new(g.len());
     for r in &upstream {
         let (current, role) = composite_value(g, r.node, opts, None, x, &mut scratch);
+        cancel.tick(1 + scratch.touched.len())?;
         let projected = match role {
             Role::Absent => current,
             // x is one serial factor of its own: the composite scales with it.
             Role::Serial if current_x > 0.0 => current / current_x * proposed,
-            _ => composite_value(g, r.node, opts, Some((x, proposed)), x, &mut scratch).0,
+            _ => {
+                let value =
+                    composite_value(g, r.node, opts, Some((x, proposed)), x, &mut scratch).0;
+                cancel.tick(1 + scratch.touched.len())?;
+                value
+            }
         };
         let target = slo_targets.get(g.id(r.node)).copied();
         let at_risk = target.map(|t| projected < t);
@@ -867,6 +877,55 @@ mod tests {
     use super::super::model::{Criticality, Graph, Kind, Mode, Service};
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn impact_analysis_stops_when_the_check_says_so() {
+        // 4,000 services depend on x, which depends on a chain of 9: tens of thousands of
+        // units of work, so many checks.
+        let mut services: Vec<Service> = vec![svc("x", Some(0.999))];
+        let mut o = Vec::new();
+        for i in 0..4000 {
+            services.push(svc(&format!("u{i:04}"), Some(0.999)));
+            o.push(obs(&format!("u{i:04}"), "x"));
+        }
+        let mut prev = "x".to_string();
+        for i in 0..9 {
+            let d = format!("d{i}");
+            services.push(svc(&d, Some(0.999)));
+            o.push(obs(&prev, &d));
+            prev = d;
+        }
+        let g = Graph::build(services, &o);
+        let full = impact_analysis(
+            &g,
+            "x",
+            0.99,
+            &HashMap::new(),
+            &opts(),
+            &mut Cancel::never(),
+        )
+        .unwrap();
+        assert_eq!(full.total_impacted, 4000);
+        let calls = std::cell::Cell::new(0u32);
+        let mut check = || {
+            calls.set(calls.get() + 1);
+            if calls.get() >= 3 {
+                Err(crate::cancel::Canceled)
+            } else {
+                Ok(())
+            }
+        };
+        let r = impact_analysis(
+            &g,
+            "x",
+            0.99,
+            &HashMap::new(),
+            &opts(),
+            &mut Cancel::new(&mut check),
+        );
+        assert_eq!(r, Err(GraphError::Canceled(crate::cancel::Canceled)));
+        assert_eq!(calls.get(), 3);
+    }
 
     const EPS: f64 = 1e-12;
     fn opts() -> AvailabilityOptions {
@@ -1068,7 +1127,8 @@ mod tests {
             ],
         );
         let slos = HashMap::from([("checkout".to_string(), 0.999), ("gw".to_string(), 0.99)]);
-        let r = impact_analysis(&g, "payment", 0.995, &slos, &opts()).unwrap();
+        let r =
+            impact_analysis(&g, "payment", 0.995, &slos, &opts(), &mut Cancel::never()).unwrap();
         assert_eq!(r.total_impacted, 4);
         let row = |id: &str| {
             r.impacted_services
@@ -1167,7 +1227,7 @@ mod tests {
             let g = Graph::build(services, &o);
             let x = x_seed % n;
             let xid = format!("s{x:02}");
-            let r = impact_analysis(&g, &xid, p, &HashMap::new(), &opts()).unwrap();
+            let r = impact_analysis(&g, &xid, p, &HashMap::new(), &opts(), &mut Cancel::never()).unwrap();
             for row in &r.impacted_services {
                 let up = g.lookup(&row.service_id).unwrap();
                 let full = composite_at(&g, up, None, &opts(), Some((x as u32, p))).composite_availability;

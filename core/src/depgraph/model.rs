@@ -13,6 +13,9 @@ pub enum GraphError {
     /// A parameter out of range (22023).
     #[error("{0}")]
     Invalid(String),
+    /// The caller's cancellation check stopped the computation (57014).
+    #[error("{0}")]
+    Canceled(#[from] crate::cancel::Canceled),
 }
 
 /// Internal service or an external (third-party) one.
@@ -272,10 +275,16 @@ impl Graph {
     /// Components of the required-edge graph (sync + hard, not stale).
     pub fn required_components(&self) -> &Components {
         self.required_components.get_or_init(|| {
-            let comps = super::traverse::scc(self, |e| {
-                let edge = self.edge(e);
-                edge.is_required() && !edge.stale
-            });
+            // Linear in the graph and computed once per cached graph; a lazily initialised
+            // value cannot stop halfway, so this pass is the one that is not polled.
+            let Ok(comps) = super::traverse::scc(
+                self,
+                |e| {
+                    let edge = self.edge(e);
+                    edge.is_required() && !edge.stale
+                },
+                &mut |_| Ok::<(), std::convert::Infallible>(()),
+            );
             let mut of = vec![0u32; self.len()];
             let mut cyclic = Vec::with_capacity(comps.len());
             for (c, members) in comps.iter().enumerate() {

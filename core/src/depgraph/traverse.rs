@@ -1,5 +1,7 @@
 //! Traversal (breadth-first, cycle-safe, depth-limited) and cycles (Tarjan SCC).
 
+use crate::cancel::{Cancel, Canceled};
+
 use super::model::{Graph, GraphError, Kind};
 
 /// Deepest traversal allowed.
@@ -42,6 +44,7 @@ pub struct Reached {
 /// Breadth-first walk from `start`. Each service appears once, at its shortest depth,
 /// with the edge that first reached it. Stale edges are skipped unless `include_stale`;
 /// external services are neither reported nor walked through unless `include_external`.
+/// Polls `cancel` as it goes (a depth-10 walk can cover the whole graph).
 pub fn traverse(
     g: &Graph,
     start: u32,
@@ -49,6 +52,7 @@ pub fn traverse(
     max_depth: u32,
     include_stale: bool,
     include_external: bool,
+    cancel: &mut Cancel,
 ) -> Result<Vec<Reached>, GraphError> {
     if !(1..=MAX_DEPTH).contains(&max_depth) {
         return Err(GraphError::Invalid(format!(
@@ -71,6 +75,7 @@ pub fn traverse(
             let up = matches!(direction, Direction::Upstream | Direction::Both);
             let fwd = if down { g.out_edges(u) } else { &[] };
             let rev = if up { g.in_edges(u) } else { &[] };
+            cancel.tick(1 + fwd.len() + rev.len())?;
             for (&e, forward) in fwd
                 .iter()
                 .map(|e| (e, true))
@@ -122,9 +127,10 @@ pub struct Cycle {
 }
 
 /// Strongly connected components (iterative Tarjan over non-stale effective edges) that
-/// are cycles: two or more members, or one member with a self loop.
-pub fn cycles(g: &Graph) -> Vec<Cycle> {
-    let comps = scc(g, |e| !g.edge(e).stale);
+/// are cycles: two or more members, or one member with a self loop. Polls `cancel`
+/// throughout: the closed walk through a large component costs up to members × edges.
+pub fn cycles(g: &Graph, cancel: &mut Cancel) -> Result<Vec<Cycle>, Canceled> {
+    let comps = scc(g, |e| !g.edge(e).stale, &mut |work| cancel.tick(work))?;
     let mut out = Vec::new();
     for comp in comps {
         let is_cycle = comp.len() > 1
@@ -136,16 +142,21 @@ pub fn cycles(g: &Graph) -> Vec<Cycle> {
         }
         let mut members = comp;
         members.sort_by(|a, b| g.id(*a).cmp(g.id(*b)));
-        let path = cycle_path(g, &members);
+        let path = cycle_path(g, &members, cancel)?;
         out.push(Cycle { members, path });
     }
     out.sort_by(|a, b| g.id(a.members[0]).cmp(g.id(b.members[0])));
-    out
+    Ok(out)
 }
 
 /// Tarjan's algorithm without recursion, over the edges `keep` accepts. Returns the
-/// components (each a list of node indices).
-pub(crate) fn scc(g: &Graph, keep: impl Fn(u32) -> bool) -> Vec<Vec<u32>> {
+/// components (each a list of node indices). `tick` is told the work done (one unit per
+/// edge looked at) and stops the walk with its error.
+pub(crate) fn scc<E>(
+    g: &Graph,
+    keep: impl Fn(u32) -> bool,
+    tick: &mut dyn FnMut(usize) -> Result<(), E>,
+) -> Result<Vec<Vec<u32>>, E> {
     let n = g.len();
     let mut index = vec![u32::MAX; n];
     let mut low = vec![0u32; n];
@@ -166,6 +177,7 @@ pub(crate) fn scc(g: &Graph, keep: impl Fn(u32) -> bool) -> Vec<Vec<u32>> {
         stack.push(root);
         on_stack[root as usize] = true;
         while let Some(&mut (v, ref mut pos)) = call.last_mut() {
+            tick(1)?;
             let edges = g.out_edges(v);
             if *pos < edges.len() {
                 let e = edges[*pos];
@@ -203,15 +215,15 @@ pub(crate) fn scc(g: &Graph, keep: impl Fn(u32) -> bool) -> Vec<Vec<u32>> {
             }
         }
     }
-    comps
+    Ok(comps)
 }
 
 /// A closed walk through every member of a strongly connected component, starting and
 /// ending at its first member: shortest paths inside the component, member by member.
-fn cycle_path(g: &Graph, members: &[u32]) -> Vec<u32> {
+fn cycle_path(g: &Graph, members: &[u32], cancel: &mut Cancel) -> Result<Vec<u32>, Canceled> {
     let first = members[0];
     if members.len() == 1 {
-        return vec![first, first];
+        return Ok(vec![first, first]);
     }
     let inside: std::collections::HashSet<u32> = members.iter().copied().collect();
     let mut path = vec![first];
@@ -220,13 +232,19 @@ fn cycle_path(g: &Graph, members: &[u32]) -> Vec<u32> {
     // Visit the nearest unvisited member until all are on the walk, then return home.
     loop {
         let done = visited.len() == members.len();
-        let hop = shortest_inside(g, at, &inside, |v| {
-            if done {
-                v == first
-            } else {
-                !visited.contains(&v)
-            }
-        });
+        let hop = shortest_inside(
+            g,
+            at,
+            &inside,
+            |v| {
+                if done {
+                    v == first
+                } else {
+                    !visited.contains(&v)
+                }
+            },
+            cancel,
+        )?;
         match hop {
             Some(segment) => {
                 for &v in &segment[1..] {
@@ -241,7 +259,7 @@ fn cycle_path(g: &Graph, members: &[u32]) -> Vec<u32> {
             None => break,
         }
     }
-    path
+    Ok(path)
 }
 
 /// BFS inside a component from `from` to the nearest node satisfying `goal`.
@@ -250,10 +268,12 @@ fn shortest_inside(
     from: u32,
     inside: &std::collections::HashSet<u32>,
     goal: impl Fn(u32) -> bool,
-) -> Option<Vec<u32>> {
+    cancel: &mut Cancel,
+) -> Result<Option<Vec<u32>>, Canceled> {
     let mut prev: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut queue = std::collections::VecDeque::from([from]);
     while let Some(u) = queue.pop_front() {
+        cancel.tick(1 + g.out_edges(u).len())?;
         for &e in g.out_edges(u) {
             let edge = g.edge(e);
             let v = edge.to;
@@ -272,12 +292,12 @@ fn shortest_inside(
                     }
                 }
                 seg.reverse();
-                return Some(seg);
+                return Ok(Some(seg));
             }
             queue.push_back(v);
         }
     }
-    None
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -287,6 +307,70 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet, VecDeque};
+
+    /// A check that counts its calls and cancels from call `after` on.
+    fn cancel_after(
+        calls: &std::cell::Cell<u32>,
+        after: u32,
+    ) -> impl FnMut() -> Result<(), Canceled> + '_ {
+        move || {
+            calls.set(calls.get() + 1);
+            if calls.get() >= after {
+                Err(Canceled)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// A star that is one strongly connected component: hub 0 ↔ every leaf.
+    fn star(leaves: usize) -> Graph {
+        let edges: Vec<(usize, usize)> = (1..=leaves).flat_map(|i| [(0, i), (i, 0)]).collect();
+        graph(leaves + 1, &edges)
+    }
+
+    #[test]
+    fn cycles_stop_when_the_check_says_so() {
+        let g = star(400);
+        let full = cycles(&g, &mut Cancel::never()).unwrap();
+        assert_eq!(full.len(), 1);
+        assert_eq!(full[0].members.len(), 401);
+        // The walk through the star costs ~leaves² edge looks: many checks. Canceling on
+        // the third check stops it, and the check is not called again after that.
+        let calls = std::cell::Cell::new(0);
+        let mut check = cancel_after(&calls, 3);
+        assert_eq!(cycles(&g, &mut Cancel::new(&mut check)), Err(Canceled));
+        assert_eq!(calls.get(), 3);
+        // A check that never cancels gives the same answer.
+        let calls = std::cell::Cell::new(0);
+        let mut check = cancel_after(&calls, u32::MAX);
+        assert_eq!(cycles(&g, &mut Cancel::new(&mut check)).unwrap(), full);
+        assert!(
+            calls.get() > 3,
+            "the star walk was polled {} times",
+            calls.get()
+        );
+    }
+
+    #[test]
+    fn traverse_stops_when_the_check_says_so() {
+        let edges: Vec<(usize, usize)> = (0..20_000).map(|i| (i, i + 1)).collect();
+        let g = graph(20_001, &edges);
+        let calls = std::cell::Cell::new(0);
+        let mut check = cancel_after(&calls, 1);
+        assert_eq!(
+            traverse(
+                &g,
+                0,
+                Direction::Downstream,
+                10,
+                false,
+                true,
+                &mut Cancel::new(&mut check)
+            ),
+            Err(GraphError::Canceled(Canceled))
+        );
+    }
 
     fn graph(n: usize, edges: &[(usize, usize)]) -> Graph {
         let services: Vec<Service> = (0..n)
@@ -303,16 +387,50 @@ mod tests {
     fn depth_limits_and_errors() {
         let g = graph(3, &[(0, 1), (1, 2)]);
         assert!(matches!(
-            traverse(&g, 0, Direction::Downstream, 11, false, true),
+            traverse(
+                &g,
+                0,
+                Direction::Downstream,
+                11,
+                false,
+                true,
+                &mut Cancel::never()
+            ),
             Err(GraphError::Invalid(_))
         ));
         assert!(matches!(
-            traverse(&g, 0, Direction::Downstream, 0, false, true),
+            traverse(
+                &g,
+                0,
+                Direction::Downstream,
+                0,
+                false,
+                true,
+                &mut Cancel::never()
+            ),
             Err(GraphError::Invalid(_))
         ));
-        let r = traverse(&g, 0, Direction::Downstream, 1, false, true).unwrap();
+        let r = traverse(
+            &g,
+            0,
+            Direction::Downstream,
+            1,
+            false,
+            true,
+            &mut Cancel::never(),
+        )
+        .unwrap();
         assert_eq!(r.len(), 1);
-        let r = traverse(&g, 2, Direction::Upstream, 10, false, true).unwrap();
+        let r = traverse(
+            &g,
+            2,
+            Direction::Upstream,
+            10,
+            false,
+            true,
+            &mut Cancel::never(),
+        )
+        .unwrap();
         assert_eq!(
             r.iter().map(|x| (x.node, x.depth)).collect::<Vec<_>>(),
             vec![(1, 1), (0, 2)]
@@ -325,7 +443,16 @@ mod tests {
     fn cycle_safe_and_shortest_depth() {
         // 0 -> 1 -> 2 -> 0, and 0 -> 2 directly.
         let g = graph(3, &[(0, 1), (1, 2), (2, 0), (0, 2)]);
-        let r = traverse(&g, 0, Direction::Downstream, 10, false, true).unwrap();
+        let r = traverse(
+            &g,
+            0,
+            Direction::Downstream,
+            10,
+            false,
+            true,
+            &mut Cancel::never(),
+        )
+        .unwrap();
         let depths: HashMap<u32, u32> = r.iter().map(|x| (x.node, x.depth)).collect();
         assert_eq!(depths.len(), 2);
         assert_eq!(depths[&2], 1);
@@ -338,16 +465,34 @@ mod tests {
         let mut stale = obs("s00", "s01");
         stale.stale = true;
         let g = Graph::build(services, &[stale, obs("s00", "s02")]);
-        let r = traverse(&g, 0, Direction::Downstream, 3, false, true).unwrap();
+        let r = traverse(
+            &g,
+            0,
+            Direction::Downstream,
+            3,
+            false,
+            true,
+            &mut Cancel::never(),
+        )
+        .unwrap();
         assert_eq!(r.iter().map(|x| x.node).collect::<Vec<_>>(), vec![2]);
-        let r = traverse(&g, 0, Direction::Downstream, 3, true, false).unwrap();
+        let r = traverse(
+            &g,
+            0,
+            Direction::Downstream,
+            3,
+            true,
+            false,
+            &mut Cancel::never(),
+        )
+        .unwrap();
         assert_eq!(r.iter().map(|x| x.node).collect::<Vec<_>>(), vec![1]);
     }
 
     #[test]
     fn cycles_with_paths() {
         let g = graph(6, &[(0, 1), (1, 2), (2, 0), (3, 3), (4, 5)]);
-        let c = cycles(&g);
+        let c = cycles(&g, &mut Cancel::never()).unwrap();
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].members, vec![0, 1, 2]);
         assert_eq!(c[0].path, vec![0, 1, 2, 0]);
@@ -404,7 +549,7 @@ mod tests {
         fn traversal_equals_brute_force_bfs((n, edges) in edges_strategy(), start_seed in 0usize..100, depth in 1u32..=10) {
             let g = graph(n, &edges);
             let start = start_seed % n;
-            let got: HashMap<usize, u32> = traverse(&g, start as u32, Direction::Downstream, depth, false, true)
+            let got: HashMap<usize, u32> = traverse(&g, start as u32, Direction::Downstream, depth, false, true, &mut Cancel::never())
                 .unwrap().into_iter().map(|r| (r.node as usize, r.depth)).collect();
             let want = brute_bfs(n, &edges, start, depth);
             prop_assert_eq!(got, want);
@@ -415,7 +560,7 @@ mod tests {
             let g = graph(n, &edges);
             let start = (start_seed % n) as u32;
             let set: HashSet<(usize, usize)> = edges.iter().copied().collect();
-            for r in traverse(&g, start, Direction::Downstream, 10, false, true).unwrap() {
+            for r in traverse(&g, start, Direction::Downstream, 10, false, true, &mut Cancel::never()).unwrap() {
                 prop_assert_eq!(r.path.len() as u32, r.depth + 1);
                 prop_assert_eq!(r.path[0], start);
                 for w in r.path.windows(2) {
@@ -441,7 +586,7 @@ mod tests {
             // A single node on a longer cycle is in a 2+ component; a lone node counts only with a self loop.
             want.retain(|c| c.len() > 1 || edges.contains(&(c[0] as usize, c[0] as usize)));
             want.sort();
-            let mut got: Vec<Vec<u32>> = cycles(&g).into_iter().map(|c| c.members).collect();
+            let mut got: Vec<Vec<u32>> = cycles(&g, &mut Cancel::never()).unwrap().into_iter().map(|c| c.members).collect();
             got.sort();
             prop_assert_eq!(got, want);
         }
@@ -450,7 +595,7 @@ mod tests {
         fn cycle_paths_are_closed_walks_over_members((n, edges) in edges_strategy()) {
             let g = graph(n, &edges);
             let set: HashSet<(usize, usize)> = edges.iter().copied().collect();
-            for c in cycles(&g) {
+            for c in cycles(&g, &mut Cancel::never()).unwrap() {
                 prop_assert_eq!(c.path.first(), c.path.last());
                 let on: HashSet<u32> = c.path.iter().copied().collect();
                 let members: HashSet<u32> = c.members.iter().copied().collect();

@@ -3,12 +3,56 @@
 
 use std::collections::HashMap;
 
-use idgraph_core::centrality::{self, Csr};
+use idgraph_core::centrality::{self, Brandes, Csr};
 use pgrx::prelude::*;
 use pgrx::JsonB;
+use rayon::prelude::*;
+use rayon::ThreadPool;
 use serde_json::json;
 
-use crate::error::{IdgraphError, OrRaise};
+use crate::backend;
+use crate::error::{required, IdgraphError, OrRaise};
+
+/// Runs a betweenness computation on the backend's pool, step by step, checking for
+/// cancel between steps on the backend's own thread. Each step keeps every pool thread
+/// busy (`default_step` asked inside the pool); the result does not depend on the
+/// number of threads.
+fn betweenness_on(pool: &ThreadPool, mut run: Brandes<'_>) -> Vec<f64> {
+    let step = pool.install(|| run.default_step());
+    while !run.is_done() {
+        pool.install(|| run.step(step));
+        check_for_interrupts!();
+    }
+    pool.install(|| run.finish())
+}
+
+/// Nodes per parallel block of [`clustering_on`]: a cancel is noticed after one block.
+const CLUSTERING_BLOCK: u32 = 4096;
+
+/// Clustering of every node (`centrality::clustering`'s values: each node's own
+/// [`centrality::clustering_of`]), on the backend's pool, in blocks with a check for
+/// cancel between them: a hub's neighbourhood costs its degree squared.
+fn clustering_on(pool: &ThreadPool, g: &Csr) -> Vec<f64> {
+    let n = g.len() as u32;
+    let mut out = Vec::with_capacity(g.len());
+    let mut start = 0u32;
+    while start < n {
+        let end = n.min(start.saturating_add(CLUSTERING_BLOCK));
+        let block: Vec<f64> = pool.install(|| {
+            (start..end)
+                .into_par_iter()
+                .map_init(
+                    || vec![false; g.len()],
+                    |mark, v| centrality::clustering_of(g, v, mark),
+                )
+                .collect()
+        });
+        out.extend(block);
+        check_for_interrupts!();
+        start = end;
+    }
+    out
+}
 
 fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
     IdgraphError::new(
@@ -27,32 +71,41 @@ struct Topology {
 
 fn load_topology() -> Result<Topology, IdgraphError> {
     Spi::connect(|client| {
-        let version = client
-            .select(
-                "SELECT topology_version FROM idgraph.graph_state",
-                None,
-                &[],
-            )
-            .map_err(spi_err)?
-            .first()
-            .get_one::<i64>()
-            .map_err(spi_err)?
-            .unwrap_or(0);
+        let version = required(
+            client
+                .select(
+                    "SELECT topology_version FROM idgraph.graph_state",
+                    None,
+                    &[],
+                )
+                .map_err(spi_err)?
+                .first()
+                .get_one::<i64>()
+                .map_err(spi_err)?,
+            "idgraph.graph_state.topology_version",
+        )?;
         let mut pks = Vec::new();
         let mut names = Vec::new();
         let mut index: HashMap<i32, u32> = HashMap::new();
-        for row in client
+        for (i, row) in client
             .select(
                 "SELECT service_pk, service_id FROM idgraph.services ORDER BY service_pk",
                 None,
                 &[],
             )
             .map_err(spi_err)?
+            .enumerate()
         {
-            let pk = row.get::<i32>(1).map_err(spi_err)?.unwrap_or_default();
+            if i % 8192 == 0 {
+                check_for_interrupts!();
+            }
+            let pk = required(row.get::<i32>(1).map_err(spi_err)?, "services.service_pk")?;
             index.insert(pk, pks.len() as u32);
             pks.push(pk);
-            names.push(row.get::<String>(2).map_err(spi_err)?.unwrap_or_default());
+            names.push(required(
+                row.get::<String>(2).map_err(spi_err)?,
+                "services.service_id",
+            )?);
         }
         let mut edges = Vec::new();
         for (i, row) in client
@@ -69,15 +122,18 @@ fn load_topology() -> Result<Topology, IdgraphError> {
             if i % 8192 == 0 {
                 check_for_interrupts!();
             }
-            let s = row.get::<i32>(1).map_err(spi_err)?.unwrap_or_default();
-            let t = row.get::<i32>(2).map_err(spi_err)?.unwrap_or_default();
+            let s = required(row.get::<i32>(1).map_err(spi_err)?, "edges.source_pk")?;
+            let t = required(row.get::<i32>(2).map_err(spi_err)?, "edges.target_pk")?;
+            // Each statement reads its own snapshot: an edge committed together with a new
+            // service after the services were read names one not in `index`. Such an edge
+            // belongs to a later topology version than the one recorded here, so it is
+            // left for the next refresh, not an error.
             if let (Some(&a), Some(&b)) = (index.get(&s), index.get(&t)) {
                 edges.push((a, b));
             }
         }
-        let csr = Csr::from_edges(pks.len(), &edges).map_err(|e| {
-            IdgraphError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string())
-        })?;
+        let csr = Csr::from_edges(pks.len(), &edges)
+            .map_err(|e| IdgraphError::internal(e.to_string()))?;
         Ok(Topology {
             pks,
             names,
@@ -89,7 +145,8 @@ fn load_topology() -> Result<Topology, IdgraphError> {
 
 /// Recomputes degree, betweenness (exact, or sampled from `p_samples` seeded sources) and
 /// clustering for every service and writes `idgraph.centrality`. Honours query cancel
-/// between rounds of sources.
+/// (and `statement_timeout`) between rounds of sources; runs on `idgraph.max_threads`
+/// threads (the summary's `threads`).
 ///
 /// ```sql
 /// SELECT idgraph.refresh_centrality();                 -- exact
@@ -118,30 +175,21 @@ pub fn refresh_centrality(
     };
     let topo = load_topology().or_raise();
     let n = topo.pks.len();
-    let interrupts = || {
-        check_for_interrupts!();
-        Ok::<(), ()>(())
-    };
-    let (bc, mode) = match sampled {
-        None => {
-            let sources: Vec<u32> = (0..n as u32).collect();
-            (
-                centrality::betweenness_from(&topo.csr, &sources, false, interrupts),
-                "exact".to_string(),
-            )
-        }
+    let pool = backend::pool().or_raise();
+    let (run, mode) = match sampled {
+        None => (Brandes::exact(&topo.csr, false), "exact".to_string()),
         Some(k) => {
             let k = k.min(n.max(1));
-            match centrality::betweenness_sampled(&topo.csr, k, 42, interrupts) {
-                Ok(r) => (r, format!("sampled:{k}")),
+            match Brandes::sampled(&topo.csr, k, 42, false) {
+                Ok(run) => (run, format!("sampled:{k}")),
                 Err(e) => IdgraphError::invalid(e.to_string()).raise(),
             }
         }
     };
-    let bc = bc.unwrap_or_else(|()| vec![0.0; n]);
+    let bc = betweenness_on(&pool, run);
     let norm = centrality::normalization(n, false);
     let deg = centrality::degrees(&topo.csr);
-    let clu = centrality::clustering(&topo.csr);
+    let clu = clustering_on(&pool, &topo.csr);
     let seconds_compute = started.elapsed().as_secs_f64();
 
     let in_d: Vec<i32> = deg.iter().map(|d| d.0 as i32).collect();
@@ -180,6 +228,7 @@ pub fn refresh_centrality(
         "edges": topo.csr.edge_count(),
         "mode": mode,
         "graph_version": topo.version,
+        "threads": pool.current_num_threads(),
         "seconds": started.elapsed().as_secs_f64(),
         "seconds_compute": seconds_compute,
     }))
@@ -199,8 +248,8 @@ fn edges_touching(pks: &[i32]) -> Result<Vec<(i32, i32)>, IdgraphError> {
             .map_err(spi_err)?
         {
             out.push((
-                row.get::<i32>(1).map_err(spi_err)?.unwrap_or_default(),
-                row.get::<i32>(2).map_err(spi_err)?.unwrap_or_default(),
+                required(row.get::<i32>(1).map_err(spi_err)?, "edges.source_pk")?,
+                required(row.get::<i32>(2).map_err(spi_err)?, "edges.target_pk")?,
             ));
         }
         Ok(out)
@@ -224,8 +273,8 @@ fn local_csr(extra: &[i32], edges: &[(i32, i32)]) -> Result<Local, IdgraphError>
         local(pk);
     }
     let pairs: Vec<(u32, u32)> = edges.iter().map(|&(s, t)| (local(s), local(t))).collect();
-    let csr = Csr::from_edges(pks.len(), &pairs)
-        .map_err(|e| IdgraphError::new(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, e.to_string()))?;
+    let csr =
+        Csr::from_edges(pks.len(), &pairs).map_err(|e| IdgraphError::internal(e.to_string()))?;
     Ok((csr, pks, index))
 }
 
@@ -262,14 +311,17 @@ pub fn _centrality_touch(p_sources: Vec<i32>, p_targets: Vec<i32>) {
     let mut endpoints: Vec<i32> = p_sources.iter().chain(p_targets.iter()).copied().collect();
     endpoints.sort_unstable();
     endpoints.dedup();
-    let services = Spi::get_one::<i64>("SELECT count(*) FROM idgraph.services")
-        .map_err(spi_err)
-        .or_raise()
-        .unwrap_or(0);
+    let services = required(
+        Spi::get_one::<i64>("SELECT count(*) FROM idgraph.services")
+            .map_err(spi_err)
+            .or_raise(),
+        "count(*) of idgraph.services",
+    )
+    .or_raise();
     if endpoints.len() as i64 * 4 > services {
         let topo = load_topology().or_raise();
         let deg = centrality::degrees(&topo.csr);
-        let clu = centrality::clustering(&topo.csr);
+        let clu = clustering_on(&backend::pool().or_raise(), &topo.csr);
         write_local(
             &topo.pks,
             deg.iter().map(|d| d.0 as i32).collect(),
@@ -280,10 +332,13 @@ pub fn _centrality_touch(p_sources: Vec<i32>, p_targets: Vec<i32>) {
         .or_raise();
         return;
     }
-    let version = Spi::get_one::<i64>("SELECT topology_version FROM idgraph.graph_state")
-        .map_err(spi_err)
-        .or_raise()
-        .unwrap_or(0);
+    let version = required(
+        Spi::get_one::<i64>("SELECT topology_version FROM idgraph.graph_state")
+            .map_err(spi_err)
+            .or_raise(),
+        "idgraph.graph_state.topology_version",
+    )
+    .or_raise();
     // 1. Edges at the endpoints: their neighbourhoods, hence the common neighbours.
     let e1 = edges_touching(&endpoints).or_raise();
     let (csr1, pks1, index1) = local_csr(&endpoints, &e1).or_raise();
@@ -311,7 +366,10 @@ pub fn _centrality_touch(p_sources: Vec<i32>, p_targets: Vec<i32>) {
     let mut mark = vec![false; csr.len()];
     let (mut in_d, mut out_d, mut clu) = (Vec::new(), Vec::new(), Vec::new());
     for pk in &affected {
-        let v = index.get(pk).copied().unwrap_or(0);
+        // Every affected service was put into the local graph (`local_csr`'s `extra`).
+        let Some(&v) = index.get(pk) else {
+            IdgraphError::internal(format!("service {pk} is missing from its local graph")).raise()
+        };
         in_d.push(csr.in_neighbors(v).len() as i32);
         out_d.push(csr.out_neighbors(v).len() as i32);
         clu.push(centrality::clustering_of(&csr, v, &mut mark));

@@ -2,21 +2,18 @@
 //! `idgraph_core::depgraph`; the statements that write tables are `sql/graph.sql`; this
 //! module moves data between the two and the cached graph (`crate::graph_cache`).
 
+use idgraph_core::cancel::Cancel;
 use idgraph_core::depgraph::{self, AvailabilityOptions, Direction, GraphError};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
-use crate::error::{IdgraphError, OrRaise};
+use crate::backend;
+use crate::error::{self, IdgraphError, OrRaise};
 use crate::graph_cache;
 
 fn graph_err(e: GraphError) -> IdgraphError {
-    match e {
-        GraphError::NotFound(id) => {
-            IdgraphError::not_found(format!("service '{id}' does not exist"))
-        }
-        GraphError::Invalid(m) => IdgraphError::invalid(m),
-    }
+    e.into()
 }
 
 /// A document with more nodes or edges than one call takes is refused with 54000
@@ -39,8 +36,8 @@ fn refuse_over_caps(doc: &Value) {
     }
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> JsonB {
-    JsonB(serde_json::to_value(v).unwrap_or(Value::Null))
+fn to_json<T: serde::Serialize>(v: &T, what: &str) -> JsonB {
+    JsonB(error::to_value(v, what).or_raise())
 }
 
 fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
@@ -82,8 +79,8 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
         }
     };
     drop(p_doc);
-    let nodes = serde_json::to_value(&doc.nodes).unwrap_or(Value::Null);
-    let edges = serde_json::to_value(&doc.edges).unwrap_or(Value::Null);
+    let nodes = error::to_value(&doc.nodes, "the ingest document's nodes").or_raise();
+    let edges = error::to_value(&doc.edges, "the ingest document's edges").or_raise();
     let summary = Spi::get_one_with_args::<JsonB>(
         "SELECT idgraph._ingest_apply($1, coalesce($2::timestamptz, now()), $3, $4)",
         &[
@@ -100,7 +97,9 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     // Cycles on the graph as it is now (our own writes included).
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
-    let cycles = depgraph::cycles(g);
+    let cycles = depgraph::cycles(g, &mut Cancel::new(&mut backend::interrupts()))
+        .map_err(|e| graph_err(e.into()))
+        .or_raise();
     let cycles_json: Vec<Value> = cycles
         .iter()
         .map(|c| {
@@ -120,23 +119,29 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     .map_err(spi_err)
     .or_raise();
 
-    let mut out = summary.map(|j| j.0).unwrap_or_else(|| json!({}));
-    if let Value::Object(m) = &mut out {
-        m.insert("source".into(), json!(doc.source));
-        m.insert(
-            "cycles".into(),
-            json!({
-                "count": cycles_json.len(),
-                "current": cycles_json,
-                "new_alerts": new_alerts.map(|j| j.0).unwrap_or(Value::Null),
-                "recommendation": if cycles.is_empty() { Value::Null } else {
-                    json!("Break each cycle with an async boundary; composite availability treats a cycle as one supernode at its weakest member.")
-                },
-            }),
-        );
-        m.insert("graph_version".into(), json!(snap.key.0));
-        m.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
-    }
+    let mut out = error::required(summary, "idgraph._ingest_apply's summary")
+        .or_raise()
+        .0;
+    let new_alerts = error::required(new_alerts, "idgraph._record_cycles's result")
+        .or_raise()
+        .0;
+    let Value::Object(m) = &mut out else {
+        IdgraphError::internal("idgraph._ingest_apply's summary is not a JSON object").raise()
+    };
+    m.insert("source".into(), json!(doc.source));
+    m.insert(
+        "cycles".into(),
+        json!({
+            "count": cycles_json.len(),
+            "current": cycles_json,
+            "new_alerts": new_alerts,
+            "recommendation": if cycles.is_empty() { Value::Null } else {
+                json!("Break each cycle with an async boundary; composite availability treats a cycle as one supernode at its weakest member.")
+            },
+        }),
+    );
+    m.insert("graph_version".into(), json!(snap.key.0));
+    m.insert("seconds".into(), json!(started.elapsed().as_secs_f64()));
     JsonB(out)
 }
 
@@ -182,6 +187,7 @@ pub fn dependencies(
         depth,
         p_include_stale,
         p_include_external,
+        &mut Cancel::new(&mut backend::interrupts()),
     )
     .map_err(graph_err)
     .or_raise();
@@ -220,7 +226,9 @@ pub fn cycles() -> TableIterator<
 > {
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
-    let rows: Vec<_> = depgraph::cycles(g)
+    let rows: Vec<_> = depgraph::cycles(g, &mut Cancel::new(&mut backend::interrupts()))
+        .map_err(|e| graph_err(e.into()))
+        .or_raise()
         .into_iter()
         .map(|c| {
             (
@@ -258,10 +266,11 @@ pub fn composite_availability(
     let c = depgraph::composite(&snap.graph, p_service, p_target, &options())
         .map_err(graph_err)
         .or_raise();
-    let mut v = serde_json::to_value(&c).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
-    }
+    let mut v = error::to_value(&c, "the composite availability").or_raise();
+    let Value::Object(m) = &mut v else {
+        IdgraphError::internal("the composite availability is not a JSON object").raise()
+    };
+    m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
     JsonB(v)
 }
 
@@ -277,7 +286,7 @@ pub fn check_slo(p_service: &str, p_target: f64) -> JsonB {
     let r = depgraph::check_slo(&snap.graph, p_service, p_target, &options())
         .map_err(graph_err)
         .or_raise();
-    to_json(&r)
+    to_json(&r, "the SLO check")
 }
 
 /// FR-4: every upstream service of `p_service` with its composite availability now and
@@ -296,6 +305,7 @@ pub fn impact_analysis(p_service: &str, p_proposed_availability: f64) -> JsonB {
         p_proposed_availability,
         &snap.slo_targets,
         &options(),
+        &mut Cancel::new(&mut backend::interrupts()),
     )
     .map_err(graph_err)
     .or_raise();

@@ -19,12 +19,7 @@ fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
 }
 
 fn graph_err(e: GraphError) -> IdgraphError {
-    match e {
-        GraphError::NotFound(id) => {
-            IdgraphError::not_found(format!("service '{id}' does not exist"))
-        }
-        GraphError::Invalid(m) => IdgraphError::invalid(m),
-    }
+    e.into()
 }
 
 fn now_epoch() -> Result<i64, IdgraphError> {
@@ -70,8 +65,9 @@ pub fn record_sli(p_doc: JsonB) -> JsonB {
             &[ids.into()],
         )
         .map_err(spi_err)
-        .or_raise()
-        .unwrap_or_default();
+        .or_raise();
+        // coalesce(…, '{}'): never NULL.
+        let missing = crate::error::required(missing, "the list of missing services").or_raise();
         if !missing.is_empty() {
             for (i, r) in rows.iter().enumerate() {
                 if missing.binary_search(&r.service_id).is_ok() && errors.len() < 1000 {
@@ -95,14 +91,14 @@ pub fn record_sli(p_doc: JsonB) -> JsonB {
         .with_hint("Nothing was written. Fix every listed element and send the document again.")
         .raise()
     }
-    let payload = serde_json::to_value(&rows).unwrap_or(Value::Null);
+    let payload = crate::error::to_value(&rows, "the SLI windows").or_raise();
     let summary = Spi::get_one_with_args::<JsonB>(
         "SELECT idgraph._record_sli_apply($1)",
         &[JsonB(payload).into()],
     )
     .map_err(spi_err)
     .or_raise();
-    JsonB(summary.map(|j| j.0).unwrap_or_else(|| json!({})))
+    crate::error::required(summary, "idgraph._record_sli_apply's summary").or_raise()
 }
 
 struct ServiceFacts {
@@ -131,12 +127,13 @@ fn service_facts(service: &str) -> Result<ServiceFacts, IdgraphError> {
         };
         Ok(ServiceFacts {
             external: row.get::<String>(1).map_err(spi_err)?.as_deref() == Some("external"),
-            metadata: row
-                .get::<JsonB>(2)
-                .map_err(spi_err)?
-                .map(|j| j.0)
-                .unwrap_or(Value::Null),
-            now: row.get::<f64>(3).map_err(spi_err)?.unwrap_or(0.0).floor() as i64,
+            metadata: crate::error::required(
+                row.get::<JsonB>(2).map_err(spi_err)?,
+                "services.metadata",
+            )?
+            .0,
+            now: crate::error::required(row.get::<f64>(3).map_err(spi_err)?, "now()")?.floor()
+                as i64,
             earliest: row
                 .get::<f64>(4)
                 .map_err(spi_err)?
@@ -174,7 +171,10 @@ fn windows(service: &str, start: i64, end: i64) -> Result<(i64, Vec<Window>), Id
                 secs = 86_400;
             }
             out.push(Window {
-                start: row.get::<i64>(1).map_err(spi_err)?.unwrap_or(0),
+                start: crate::error::required(
+                    row.get::<i64>(1).map_err(spi_err)?,
+                    "sli_aggregates.window_start",
+                )?,
                 good: row.get::<i64>(2).map_err(spi_err)?,
                 total: row.get::<i64>(3).map_err(spi_err)?,
                 p99_ms: row.get::<f64>(4).map_err(spi_err)?,
