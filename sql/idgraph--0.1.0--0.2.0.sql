@@ -1584,7 +1584,8 @@ REVOKE ALL ON FUNCTION idgraph.named_submission_uuid(text), idgraph.ensure_named
 -- seal_audit() reads only the rows of transactions since the previous seal's xmin: a range
 -- of txid. A btree: xid8 has no BRIN opclass in PostgreSQL 15, and a BRIN on audit_id would
 -- not bound txid (a transaction's xid is taken at its first write, its audit_id later).
--- One key per call (~20 bytes a row); rows of one transaction share a key (deduplicated).
+-- One key per transaction: ~22 bytes a row when every call is its own transaction, less
+-- when a transaction writes several rows (equal keys are deduplicated); ~0.7 µs a row.
 CREATE INDEX audit_log_txid_idx ON idgraph.audit_log (txid);
 CREATE OR REPLACE FUNCTION idgraph.seal_audit() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
