@@ -59,6 +59,14 @@ BEGIN
   SELECT count(*), string_agg(a.row_hash, ''::bytea ORDER BY a.audit_id) INTO v_count, v_agg
     FROM idgraph.audit_log a
    WHERE a.sysid = v_sysid
+     -- The two txid bounds only narrow what the visibility tests select, so that the scan
+     -- (audit_log_txid_idx) costs the rows since the previous seal, not the whole table: a
+     -- transaction below the previous snapshot's xmin had finished when it was taken (its
+     -- rows were sealed then, or it aborted and has none); one at or above the new
+     -- snapshot's xmax is not visible in it. A transaction that was still open at the
+     -- previous seal is at or above its xmin and is sealed here once it committed.
+     AND a.txid >= coalesce(pg_snapshot_xmin(v_prev.snap), '0'::xid8)
+     AND a.txid < pg_snapshot_xmax(v_snap)
      AND pg_visible_in_snapshot(a.txid, v_snap)
      AND (v_prev.seal_id IS NULL OR NOT pg_visible_in_snapshot(a.txid, v_prev.snap));
   IF v_count = 0 THEN
@@ -100,6 +108,10 @@ BEGIN
     SELECT count(*), string_agg(a.row_hash, ''::bytea ORDER BY a.audit_id) INTO v_count, v_agg
       FROM idgraph.audit_log a
      WHERE a.sysid = s.sysid
+       -- The bounds of seal_audit(): each seal's check reads its own rows, so the whole
+       -- check costs the table once, not once per seal.
+       AND a.txid >= coalesce(pg_snapshot_xmin(v_prev_snap), '0'::xid8)
+       AND a.txid < pg_snapshot_xmax(s.snap)
        AND pg_visible_in_snapshot(a.txid, s.snap)
        AND (v_prev_snap IS NULL OR NOT pg_visible_in_snapshot(a.txid, v_prev_snap));
     IF v_count <> s.row_count THEN

@@ -1579,3 +1579,101 @@ REVOKE ALL ON FUNCTION idgraph.named_submission_uuid(text), idgraph.ensure_named
   idgraph._submission_expiry_age(), idgraph.expired_submissions(interval), idgraph.expire_submissions(interval, integer),
   idgraph.submission_expiry_status()
   FROM PUBLIC;
+
+-- == identity: audit seals cost the rows since the last seal (issue 9; sql/schema.sql, sql/identity_audit.sql) ==
+-- seal_audit() reads only the rows of transactions since the previous seal's xmin: a range
+-- of txid. A btree: xid8 has no BRIN opclass in PostgreSQL 15, and a BRIN on audit_id would
+-- not bound txid (a transaction's xid is taken at its first write, its audit_id later).
+-- One key per transaction: ~22 bytes a row when every call is its own transaction, less
+-- when a transaction writes several rows (equal keys are deduplicated); ~0.7 µs a row.
+CREATE INDEX audit_log_txid_idx ON idgraph.audit_log (txid);
+CREATE OR REPLACE FUNCTION idgraph.seal_audit() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_sysid bigint := idgraph._system_identifier();
+  v_prev idgraph.audit_seals;
+  v_snap pg_snapshot;
+  v_count bigint;
+  v_agg bytea;
+  v_digest bytea;
+BEGIN
+  -- Rows of a transaction that is still open (this one included) must not be sealed:
+  -- it may yet roll back. A caller that has written already cannot seal.
+  IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+    RETURN NULL;
+  END IF;
+  LOCK TABLE idgraph.audit_seals IN SHARE ROW EXCLUSIVE MODE;   -- sealers only
+  v_snap := pg_current_snapshot();
+  SELECT * INTO v_prev FROM idgraph.audit_seals s WHERE s.sysid = v_sysid ORDER BY s.seal_id DESC LIMIT 1;
+  SELECT count(*), string_agg(a.row_hash, ''::bytea ORDER BY a.audit_id) INTO v_count, v_agg
+    FROM idgraph.audit_log a
+   WHERE a.sysid = v_sysid
+     -- The two txid bounds only narrow what the visibility tests select, so that the scan
+     -- (audit_log_txid_idx) costs the rows since the previous seal, not the whole table: a
+     -- transaction below the previous snapshot's xmin had finished when it was taken (its
+     -- rows were sealed then, or it aborted and has none); one at or above the new
+     -- snapshot's xmax is not visible in it. A transaction that was still open at the
+     -- previous seal is at or above its xmin and is sealed here once it committed.
+     AND a.txid >= coalesce(pg_snapshot_xmin(v_prev.snap), '0'::xid8)
+     AND a.txid < pg_snapshot_xmax(v_snap)
+     AND pg_visible_in_snapshot(a.txid, v_snap)
+     AND (v_prev.seal_id IS NULL OR NOT pg_visible_in_snapshot(a.txid, v_prev.snap));
+  IF v_count = 0 THEN
+    RETURN 0;
+  END IF;
+  v_digest := sha256(coalesce(v_prev.digest, ''::bytea) || v_agg);
+  INSERT INTO idgraph.audit_seals (sysid, snap, row_count, prev_digest, digest)
+  VALUES (v_sysid, v_snap, v_count, v_prev.digest, v_digest);
+  RETURN v_count;
+END
+$$;
+COMMENT ON FUNCTION idgraph.seal_audit() IS
+  'Seals the audit rows committed since the last seal into the sha256 chain; returns how many (NULL inside a transaction that has written). Example: SELECT idgraph.seal_audit();';
+CREATE OR REPLACE FUNCTION idgraph.audit_problems()
+RETURNS TABLE (problem text, audit_id bigint, seal_id bigint, detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s record;
+  v_prev_snap pg_snapshot;
+  v_prev_digest bytea;
+  v_prev_sysid bigint;
+  v_count bigint;
+  v_agg bytea;
+BEGIN
+  PERFORM idgraph.seal_audit();
+  RETURN QUERY
+    SELECT 'row changed'::text, a.audit_id, NULL::bigint, 'row_hash does not match the row'::text
+      FROM idgraph.audit_log a WHERE a.row_hash IS DISTINCT FROM idgraph._audit_row_hash(a);
+  FOR s IN SELECT * FROM idgraph.audit_seals ORDER BY sysid, seal_id LOOP
+    IF v_prev_sysid IS DISTINCT FROM s.sysid THEN
+      v_prev_snap := NULL; v_prev_digest := NULL; v_prev_sysid := s.sysid;
+    END IF;
+    IF s.prev_digest IS DISTINCT FROM v_prev_digest THEN
+      RETURN QUERY SELECT 'seal chain broken'::text, NULL::bigint, s.seal_id, 'prev_digest does not match the previous seal'::text;
+    END IF;
+    SELECT count(*), string_agg(a.row_hash, ''::bytea ORDER BY a.audit_id) INTO v_count, v_agg
+      FROM idgraph.audit_log a
+     WHERE a.sysid = s.sysid
+       -- The bounds of seal_audit(): each seal's check reads its own rows, so the whole
+       -- check costs the table once, not once per seal.
+       AND a.txid >= coalesce(pg_snapshot_xmin(v_prev_snap), '0'::xid8)
+       AND a.txid < pg_snapshot_xmax(s.snap)
+       AND pg_visible_in_snapshot(a.txid, s.snap)
+       AND (v_prev_snap IS NULL OR NOT pg_visible_in_snapshot(a.txid, v_prev_snap));
+    IF v_count <> s.row_count THEN
+      RETURN QUERY SELECT CASE WHEN v_count < s.row_count THEN 'rows removed' ELSE 'rows inserted' END,
+                          NULL::bigint, s.seal_id, format('seal covers %s rows, found %s', s.row_count, v_count);
+    ELSIF sha256(coalesce(s.prev_digest, ''::bytea) || coalesce(v_agg, ''::bytea)) <> s.digest THEN
+      RETURN QUERY SELECT 'sealed rows changed'::text, NULL::bigint, s.seal_id, 'digest mismatch'::text;
+    END IF;
+    v_prev_snap := s.snap;
+    v_prev_digest := s.digest;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION idgraph.audit_problems() IS
+  'Every inconsistency in the audit trail (changed rows, removed or inserted rows, broken seal chain). Empty when intact. Example: SELECT * FROM idgraph.audit_problems();';
