@@ -1166,6 +1166,71 @@ mod tests {
         })
     }
 
+    /// Services s00.. with `avail`, and the edges, every one whose `groups` entry is 1 in
+    /// redundancy group "g".
+    fn grouped_graph(n: usize, edges: &[(usize, usize)], avail: &[f64], groups: &[u8]) -> Graph {
+        let services: Vec<Service> = (0..n)
+            .map(|i| svc(&format!("s{i:02}"), Some(avail[i])))
+            .collect();
+        let o: Vec<_> = edges
+            .iter()
+            .enumerate()
+            .map(|(k, &(a, b))| {
+                let mut e = obs(&format!("s{a:02}"), &format!("s{b:02}"));
+                if groups[k % groups.len()] == 1 {
+                    e.redundancy_group = Some("g".into());
+                }
+                e
+            })
+            .collect();
+        Graph::build(services, &o)
+    }
+
+    /// The fast composite (`composite_value`) equals the full report's from every start.
+    fn fast_equals_full(g: &Graph, depth: u32) -> Result<(), TestCaseError> {
+        let opts = AvailabilityOptions {
+            max_depth: depth,
+            ..AvailabilityOptions::default()
+        };
+        let mut s = Scratch::new(g.len());
+        for start in 0..g.len() as u32 {
+            let full = composite_at(g, start, None, &opts, None).composite_availability;
+            let (fast, _) = composite_value(g, start, &opts, None, 0, &mut s);
+            prop_assert!(
+                (full - fast).abs() < 1e-12,
+                "start {start}: {full} vs {fast}"
+            );
+        }
+        Ok(())
+    }
+
+    /// `dependency_bound_what_if` equals a full what-if recompute of s00's composite.
+    fn what_if_equals_full(
+        g: &Graph,
+        n: usize,
+        x_seed: usize,
+        p: f64,
+    ) -> Result<(), TestCaseError> {
+        let xid = format!("s{:02}", x_seed % n);
+        let got = dependency_bound_what_if(g, "s00", &opts(), &xid, &[p]).unwrap()[0];
+        let w = composite_what_if(g, "s00", None, &opts(), (&xid, p)).unwrap();
+        let want = (w.composite_availability / w.self_availability).min(1.0);
+        prop_assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        Ok(())
+    }
+
+    /// Any directed graph without self-loops: cycles of every length, several SCCs.
+    fn cyclic_strategy() -> impl Strategy<Value = (usize, Vec<(usize, usize)>, Vec<f64>)> {
+        (2usize..12).prop_flat_map(|n| {
+            (
+                Just(n),
+                proptest::collection::vec((0..n, 0..n), 0..40)
+                    .prop_map(|es| es.into_iter().filter(|(a, b)| a != b).collect::<Vec<_>>()),
+                proptest::collection::vec(0.9f64..1.0, n),
+            )
+        })
+    }
+
     proptest! {
         #[test]
         fn series_dag_composite_is_product_over_closure((n, edges, avail) in dag_strategy()) {
@@ -1187,37 +1252,26 @@ mod tests {
 
         #[test]
         fn fast_value_equals_full_report((n, edges, avail) in dag_strategy(), groups in proptest::collection::vec(0u8..3, 30), depth in 1u32..12) {
-            let services: Vec<Service> = (0..n).map(|i| svc(&format!("s{i:02}"), Some(avail[i]))).collect();
-            let o: Vec<_> = edges.iter().enumerate().map(|(k, &(a, b))| {
-                let mut e = obs(&format!("s{a:02}"), &format!("s{b:02}"));
-                if groups[k % groups.len()] == 1 { e.redundancy_group = Some("g".into()); }
-                e
-            }).collect();
-            let g = Graph::build(services, &o);
-            let opts = AvailabilityOptions { max_depth: depth, ..AvailabilityOptions::default() };
-            let mut s = Scratch::new(g.len());
-            for start in 0..n as u32 {
-                let full = composite_at(&g, start, None, &opts, None).composite_availability;
-                let (fast, _) = composite_value(&g, start, &opts, None, 0, &mut s);
-                prop_assert!((full - fast).abs() < 1e-12, "start {start}: {full} vs {fast}");
-            }
+            fast_equals_full(&grouped_graph(n, &edges, &avail, &groups), depth)?;
+        }
+
+        /// The same on graphs with cycles (issue 10): the fast path and the full report
+        /// agree wherever the walk meets a cycle, at every depth bound.
+        #[test]
+        fn fast_value_equals_full_report_on_cyclic_graphs((n, edges, avail) in cyclic_strategy(), groups in proptest::collection::vec(0u8..3, 40), depth in 1u32..12) {
+            fast_equals_full(&grouped_graph(n, &edges, &avail, &groups), depth)?;
         }
 
         #[test]
         fn dependency_bound_what_if_equals_full_recompute((n, edges, avail) in dag_strategy(),
                 groups in proptest::collection::vec(0u8..3, 30), x_seed in 0usize..100, p in 0.5f64..1.0) {
-            let services: Vec<Service> = (0..n).map(|i| svc(&format!("s{i:02}"), Some(avail[i]))).collect();
-            let o: Vec<_> = edges.iter().enumerate().map(|(k, &(a, b))| {
-                let mut e = obs(&format!("s{a:02}"), &format!("s{b:02}"));
-                if groups[k % groups.len()] == 1 { e.redundancy_group = Some("g".into()); }
-                e
-            }).collect();
-            let g = Graph::build(services, &o);
-            let xid = format!("s{:02}", x_seed % n);
-            let got = dependency_bound_what_if(&g, "s00", &opts(), &xid, &[p]).unwrap()[0];
-            let w = composite_what_if(&g, "s00", None, &opts(), (&xid, p)).unwrap();
-            let want = (w.composite_availability / w.self_availability).min(1.0);
-            prop_assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+            what_if_equals_full(&grouped_graph(n, &edges, &avail, &groups), n, x_seed, p)?;
+        }
+
+        #[test]
+        fn dependency_bound_what_if_equals_full_recompute_on_cyclic_graphs((n, edges, avail) in cyclic_strategy(),
+                groups in proptest::collection::vec(0u8..3, 40), x_seed in 0usize..100, p in 0.5f64..1.0) {
+            what_if_equals_full(&grouped_graph(n, &edges, &avail, &groups), n, x_seed, p)?;
         }
 
         #[test]
