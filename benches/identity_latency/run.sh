@@ -128,12 +128,13 @@ sizes vacuumed >>"$OUT/bytes.txt"
 "${PSQL[@]}" -AtF'|' -c "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attlen
    FROM pg_attribute a WHERE a.attrelid = 'idgraph.allocations'::regclass AND a.attnum > 0 AND NOT a.attisdropped
   ORDER BY a.attnum" >"$OUT/columns.txt"
-"${PSQL[@]}" -AtF= -c "SELECT 'avg_width_' || attname, avg_width FROM pg_stats WHERE schemaname = 'idgraph' AND tablename = 'allocations'" >>"$OUT/bytes.txt" || true
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "fill_seconds=%.1f\nvacuum_seconds=%.1f\n", b - a, c - b }' >>"$OUT/bytes.txt"
 "${PSQL[@]}" -c "ANALYZE idgraph.allocations, idgraph.audit_log, idgraph.submissions"
+# Average stored widths over the whole table (uuid-text rows of the fill, md5 seed rows).
+"${PSQL[@]}" -AtF= -c "SELECT 'avg_width_' || attname, avg_width FROM pg_stats WHERE schemaname = 'idgraph' AND tablename = 'allocations'" >>"$OUT/bytes.txt" || true
 
 # ---- 1. Latency at BENCH_CLIENTS clients --------------------------------------------------
-lat() { # lat <name> <script> [pgbench args...]
+lat() { # lat <name> <script> [pgbench args...]: BENCH_CLIENTS clients, full transaction log
   local name=$1 script=$2; shift 2
   checkpoint
   log "identity_latency bench: $name, $BENCH_CLIENTS clients $*"
@@ -152,10 +153,13 @@ lat allocate single_allocate.sql -T "$BENCH_SECONDS"
 lat batch100 batch100.sql -T "$BENCH_SECONDS"
 lat resolve resolve.sql -T "$BENCH_SECONDS"
 
-log "identity_latency bench: preparing $BENCH_COMMITS submissions of $BENCH_COMMIT_SIZE allocations"
+# BENCH_COMMITS submissions for the concurrent run, SERIAL_COMMITS more for a one-client run beside it.
+SERIAL_COMMITS=4
+export SERIAL_COMMITS
+log "identity_latency bench: preparing $BENCH_COMMITS + $SERIAL_COMMITS submissions of $BENCH_COMMIT_SIZE allocations"
 {
   echo "SET client_min_messages = warning;"
-  for n in $(seq 1 "$BENCH_COMMITS"); do
+  for n in $(seq 1 $(( BENCH_COMMITS + SERIAL_COMMITS ))); do
     cat <<SQL
 SELECT idgraph.create_submission('commit-bench-$n', 'bench', 'bench_target') AS s \\gset
 INSERT INTO bench_commit_subs VALUES ($n, :'s');
@@ -166,7 +170,13 @@ SQL
 } >"$OUT/prepare_commits.sql"
 "${PSQL[@]}" -f "$OUT/prepare_commits.sql"
 "${PSQL[@]}" -c "VACUUM ANALYZE idgraph.allocations, idgraph.submissions, bench_commit_subs"
-lat commit commit.sql -t "$PER" -D k=0 -D per="$PER" -D size="$BENCH_COMMIT_SIZE"
+lat commit commit.sql -t "$PER" -D k=0 -D base=0 -D per="$PER"
+# The same commits one at a time from one client (context for the concurrent figure on few cores).
+checkpoint
+log "identity_latency bench: commit, 1 client, $SERIAL_COMMITS commits"
+nice -n 10 pgbench -n -M prepared -c 1 -j 1 -t "$SERIAL_COMMITS" -l --log-prefix="$OUT/log_commit1" \
+      -D k=0 -D base="$BENCH_COMMITS" -D per="$SERIAL_COMMITS" -f "$HERE/commit.sql" "$BENCH_DB" \
+      >"$OUT/commit1.txt" 2>"$OUT/commit1.err" || { cat "$OUT/commit1.err" >&2; exit 1; }
 
 # The audit log after every phase (its single allocations give one audit row per call in bulk).
 "${PSQL[@]}" -c "VACUUM idgraph.allocations, idgraph.audit_log, idgraph.submissions"
