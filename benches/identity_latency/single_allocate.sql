@@ -1,0 +1,2 @@
+-- One new random external id (natural key) into the pending submission.
+SELECT * FROM idgraph.allocate(:sub, 'bench_target', 'id', md5(random()::text), 'natural_key');
