@@ -1908,3 +1908,30 @@ COMMENT ON FUNCTION idgraph._allocate(uuid, regclass, text, text, text, text, te
 DROP TRIGGER audit_log_hash ON idgraph.audit_log;
 CREATE TRIGGER audit_log_hash BEFORE INSERT ON idgraph.audit_log
   FOR EACH ROW WHEN (NEW.row_hash IS NULL) EXECUTE FUNCTION idgraph._audit_before_insert();
+
+-- == composite_availability and impact_analysis take p_detail (issue 10) ==
+-- 'summary' (the default) or 'full' (0.1.0's whole listing): new signatures, so the old
+-- functions go, and their grants with them (sqitch grants_graph_detail grants the new ones).
+-- impact_analysis is no longer STRICT: a NULL argument is refused with 22004.
+DROP FUNCTION idgraph.composite_availability(text, double precision);
+DROP FUNCTION idgraph.impact_analysis(text, double precision);
+-- idgraph::api::graph::composite_availability
+CREATE OR REPLACE FUNCTION "composite_availability"(
+	"p_service" TEXT, /* Option < & str > */
+	"p_target" double precision DEFAULT NULL, /* Option < f64 > */
+	"p_detail" TEXT DEFAULT 'summary' /* Option < & str > */
+) RETURNS jsonb /* Jsonb */
+STABLE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'composite_availability_wrapper';
+-- idgraph::api::graph::impact_analysis
+CREATE OR REPLACE FUNCTION "impact_analysis"(
+	"p_service" TEXT, /* Option < & str > */
+	"p_proposed_availability" double precision, /* Option < f64 > */
+	"p_detail" TEXT DEFAULT 'summary' /* Option < & str > */
+) RETURNS jsonb /* Jsonb */
+STABLE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'impact_analysis_wrapper';
+REVOKE ALL ON FUNCTION idgraph.composite_availability(text, double precision, text),
+  idgraph.impact_analysis(text, double precision, text) FROM PUBLIC;

@@ -24,8 +24,9 @@ Against a database that has the idgraph extension and nothing else in its graph 
    same set of reached services.
 3. composite_availability on the service with the largest downstream closure and
    impact_analysis on the one with the largest upstream closure (closures at depth 10 over
-   every service): warm p50/p95 (alternating), and the first call in a fresh session
-   (cold backend cache) over BENCH_COLD_SESSIONS sessions.
+   every service), each with the default p_detail 'summary' and with 'full': warm p50/p95
+   (rotating order), and the first call of the default in a fresh session (cold backend
+   cache) over BENCH_COLD_SESSIONS sessions.
 
 Writes a JSON document with everything to --out. Connection from libpq's environment
 (PGHOST, PGUSER, ...) and --db.
@@ -275,14 +276,19 @@ class Bench:
             n_services = c.execute("SELECT count(*) FROM idgraph.services").fetchone()[0]
         log(f"largest downstream closure: {down[0]} ({down[1]} services); largest upstream: {up[0]} ({up[1]}); "
             f"found in {pick_s:.1f} s")
+        # The default answer (p_detail 'summary', issue 10's target) and the full listing.
         calls = {
             "composite": ("SELECT idgraph.composite_availability(%(svc)s, %(v)s)", {"svc": down[0], "v": 0.999}),
             "impact": ("SELECT idgraph.impact_analysis(%(svc)s, %(v)s)", {"svc": up[0], "v": 0.99}),
+            "composite_full": ("SELECT idgraph.composite_availability(%(svc)s, %(v)s, 'full')",
+                               {"svc": down[0], "v": 0.999}),
+            "impact_full": ("SELECT idgraph.impact_analysis(%(svc)s, %(v)s, 'full')", {"svc": up[0], "v": 0.99}),
         }
+        cold_calls = ["composite", "impact"]
         # Cold: the first call in a fresh session (the backend loads the graph).
-        cold = {k: [] for k in calls}
+        cold = {k: [] for k in cold_calls}
         for i in range(a.cold_sessions):
-            for k in (list(calls) if i % 2 == 0 else list(calls)[::-1]):
+            for k in (cold_calls if i % 2 == 0 else cold_calls[::-1]):
                 q, p = calls[k]
                 with self.connect() as c:
                     t0 = time.perf_counter_ns()
@@ -297,7 +303,9 @@ class Bench:
                     r = c.execute(q, p, prepare=True).fetchone()[0]
                 facts[k] = {"bytes": len(r), **self.facts(k, json.loads(r))}
             for i in range(a.closure_calls):
-                for k in (list(calls) if i % 2 == 0 else list(calls)[::-1]):
+                ks = list(calls)
+                k0 = i % len(ks)
+                for k in ks[k0:] + ks[:k0]:  # rotating order
                     q, p = calls[k]
                     t0 = time.perf_counter_ns()
                     c.execute(q, p, prepare=True).fetchone()
@@ -313,26 +321,33 @@ class Bench:
                     c.execute(q, {"svc": svc}, prepare=True).fetchone()
                     bare_t[k].append(time.perf_counter_ns() - t0)
         out = {"services": n_services, "pick_seconds": pick_s,
-               "composite": {"service": down[0], "closure": down[1], "target": 0.999},
-               "impact": {"service": up[0], "closure": up[1], "proposed": 0.99}}
+               "composite": {"service": down[0], "closure": down[1], "target": 0.999, "detail": "summary"},
+               "impact": {"service": up[0], "closure": up[1], "proposed": 0.99, "detail": "summary"},
+               "composite_full": {"service": down[0], "closure": down[1], "target": 0.999, "detail": "full"},
+               "impact_full": {"service": up[0], "closure": up[1], "proposed": 0.99, "detail": "full"}}
         for k in calls:
-            out[k].update({"warm": summary_ms(warm[k]), "cold": summary_ms(cold[k]),
-                           "cold_all_ms": [x / 1e6 for x in cold[k]], "bare_traversal": summary_ms(bare_t[k]),
-                           **facts[k]})
+            base = k.removesuffix("_full")
+            out[k].update({"warm": summary_ms(warm[k]), "bare_traversal": summary_ms(bare_t[base]), **facts[k]})
+            if k in cold:
+                out[k].update({"cold": summary_ms(cold[k]), "cold_all_ms": [x / 1e6 for x in cold[k]]})
             log(f"{k} on {out[k]['service']}: warm p50 {out[k]['warm']['p50_ms']:.2f} ms "
-                f"p95 {out[k]['warm']['p95_ms']:.2f} ms; cold median {out[k]['cold']['p50_ms']:.2f} ms "
-                f"max {out[k]['cold']['max_ms']:.2f} ms")
+                f"p95 {out[k]['warm']['p95_ms']:.2f} ms"
+                + (f"; cold median {out[k]['cold']['p50_ms']:.2f} ms max {out[k]['cold']['max_ms']:.2f} ms"
+                   if k in cold else ""))
         return out
 
     @staticmethod
     def facts(kind, r):
-        if kind == "composite":
+        if kind.startswith("composite"):
+            counts = r.get("counts")  # the summary counts what the full answer lists
+            n = (lambda key: counts[key]) if counts else (lambda key: len(r.get(key) or []))
             return {"composite_availability": r.get("composite_availability"),
-                    "hard_dependencies": len(r.get("hard_dependencies") or []),
-                    "excluded": len(r.get("excluded") or []),
-                    "truncated": r.get("truncated"), "supernodes": len(r.get("supernodes") or [])}
+                    "hard_dependencies": n("hard_dependencies"), "excluded": n("excluded"),
+                    "truncated": r.get("truncated"), "supernodes": n("supernodes"),
+                    "top_risks": len(r.get("top_risks") or [])}
         return {"total_impacted": (r.get("summary") or {}).get("total_impacted"),
-                "slos_at_risk": (r.get("summary") or {}).get("slos_at_risk")}
+                "slos_at_risk": (r.get("summary") or {}).get("slos_at_risk"),
+                "rows": len(r.get("impacted_services") or [])}
 
 
 def sh(cmd):

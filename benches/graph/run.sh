@@ -9,7 +9,8 @@
 #   2. 3-hop downstream traversal from seeded random frontends: idgraph.dependencies against
 #      FR-1's recursive CTE over the same tables, alternating per sample, p50/p95 and ratio;
 #   3. composite_availability / impact_analysis on the largest downstream / upstream
-#      closures: warm p50/p95 and the first call in a fresh session.
+#      closures, with the default p_detail 'summary' and with 'full': warm p50/p95, and
+#      the first call (default detail) in a fresh session.
 # Driver: benches/graph/bench.py (psycopg, in benches/.venv, created from PyPI when
 # missing); report: benches/graph/report.py writes the graph-bench section of
 # benches/README.md. Raw results: benches/out/graph/ (not committed).

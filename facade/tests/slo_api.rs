@@ -693,6 +693,69 @@ async fn trd_shapes_depth_alias_ingest_metadata_impact_in_percent() {
         .unwrap()
         .clone();
     approx(&lb["projected_composite_availability"], 0.995 * 0.99, 1e-9);
+    // `detail`: absent is the SQL default (summary); full lists everything; the rest 422.
+    assert_eq!(il["detail"], "summary", "{il}");
+    let full = ok_json(
+        call(
+            "POST",
+            "/api/v1/slos/impact-analysis?detail=full",
+            Some(&legacy),
+            Cred::Key(k),
+        )
+        .await,
+    )
+    .await;
+    assert!(full.get("detail").is_none(), "{full}");
+    assert_eq!(
+        full["impacted_services"], il["impacted_services"],
+        "a few rows: the same"
+    );
+    assert_eq!(full["summary"], il["summary"]);
+    let comp = ok_json(
+        call(
+            "GET",
+            &format!("/api/v1/services/{b}/availability"),
+            None,
+            Cred::Key(k),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(comp["detail"], "summary", "{comp}");
+    assert!(
+        comp.get("hard_dependencies").is_none() && comp["counts"]["hard_dependencies"] == 1,
+        "{comp}"
+    );
+    let comp_full = ok_json(
+        call(
+            "GET",
+            &format!("/api/v1/services/{b}/availability?detail=full"),
+            None,
+            Cred::Key(k),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        comp_full["hard_dependencies"].as_array().map(Vec::len),
+        Some(1),
+        "{comp_full}"
+    );
+    assert_eq!(
+        comp_full["composite_availability"],
+        comp["composite_availability"]
+    );
+    for path in [
+        format!("/api/v1/services/{b}/availability?detail=everything"),
+        "/api/v1/slos/impact-analysis?detail=FULL".to_string(),
+    ] {
+        let (method, body) = if path.contains("impact") {
+            ("POST", Some(&legacy))
+        } else {
+            ("GET", None)
+        };
+        problem(call(method, &path, body, Cred::Key(k)).await, 422).await;
+    }
     for (body, field) in [
         (json!({"service_id": c}), "proposed_change"),
         (

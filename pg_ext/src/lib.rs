@@ -14,6 +14,7 @@ pub mod bgworker;
 pub mod error;
 pub mod graph_cache;
 pub mod gucs;
+pub mod jsonb;
 
 // Tables, sequences and triggers come first; everything else may refer to them.
 extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);

@@ -4,9 +4,11 @@ BEGIN;
 GRANT EXECUTE ON FUNCTION
   idgraph.dependencies(text, text, integer, boolean, boolean),
   idgraph.cycles(),
-  idgraph.composite_availability(text, float8),
+  -- By name (each is the only one of its name): their signatures grew p_detail in 0.2.0
+  -- (grants_graph_detail grants the new ones on upgraded databases).
+  idgraph.composite_availability,
   idgraph.check_slo(text, float8),
-  idgraph.impact_analysis(text, float8),
+  idgraph.impact_analysis,
   idgraph.slo(text),
   idgraph.discovery_priority(text)
   TO idgraph_reader;

@@ -2,8 +2,8 @@
 BEGIN;
 REVOKE ALL ON FUNCTION
   idgraph.dependencies(text, text, integer, boolean, boolean), idgraph.cycles(),
-  idgraph.composite_availability(text, float8), idgraph.check_slo(text, float8),
-  idgraph.impact_analysis(text, float8), idgraph.slo(text), idgraph.discovery_priority(text),
+  idgraph.composite_availability, idgraph.check_slo(text, float8),
+  idgraph.impact_analysis, idgraph.slo(text), idgraph.discovery_priority(text),
   idgraph.ingest_graph(jsonb), idgraph.set_availability(text, float8), idgraph.set_published_sla(text, float8),
   idgraph.set_slo(text, float8, float8, float8, text, text), idgraph.acknowledge_cycle(bigint, text),
   idgraph.mark_stale(interval), idgraph._ingest_apply(text, timestamptz, jsonb, jsonb),

@@ -8,6 +8,7 @@ DELETE FROM idgraph.edges;
 DELETE FROM idgraph.services;
 DELETE FROM idgraph.circular_dependency_alerts;
 
+-- The listings (hard_dependencies, excluded, ...) are the 'full' answer's (p_detail).
 -- One document, eight independent topologies (all edges sync + hard unless noted).
 SELECT lives_ok($sql$SELECT idgraph.ingest_graph($${"source": "manual",
   "nodes": [
@@ -50,10 +51,10 @@ UPDATE idgraph.edges SET stale = true
  WHERE target_pk = (SELECT service_pk FROM idgraph.services WHERE service_id = 'w8');
 
 CREATE TEMP TABLE c AS
-  SELECT s AS root, idgraph.composite_availability(s) AS j
+  SELECT s AS root, idgraph.composite_availability(s, NULL, 'full') AS j
     FROM unnest(ARRAY['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'm0', 'm1', 'a8', 't00', 't01', 'c1']) s;
 CREATE TEMP TABLE ct AS
-  SELECT s AS root, idgraph.composite_availability(s, 0.999) AS j FROM unnest(ARRAY['a6', 'a7']) s;
+  SELECT s AS root, idgraph.composite_availability(s, 0.999, 'full') AS j FROM unnest(ARRAY['a6', 'a7']) s;
 
 -- 1. Serial chain a1 -> b1 -> c1: 0.999 * 0.99 * 0.995 = 0.98406495
 SELECT ok(abs((j ->> 'composite_availability')::float8 - 0.999 * 0.99 * 0.995) < 1e-12, 'serial chain: 0.999 x 0.99 x 0.995 = 0.98406495')

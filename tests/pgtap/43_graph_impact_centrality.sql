@@ -75,7 +75,7 @@ SELECT is((idgraph.composite_availability('checkout') ->> 'slo_target')::float8,
 --   checkout -0.0044955, gateway -0.00449505045, orders -0.004491, web -0.0044905553996, reports 0
 -- SLOs: checkout 0.998 > projected 0.994005 -> at risk; gateway 0.99 <= 0.9939056 -> not at risk;
 --       orders, web, reports have none -> null.
-CREATE TEMP TABLE imp AS SELECT idgraph.impact_analysis('payment', 0.995) AS j;
+CREATE TEMP TABLE imp AS SELECT idgraph.impact_analysis('payment', 0.995, 'full') AS j;  -- every row
 SELECT is(j ->> 'service_id', 'payment', 'impact: names the changed service') FROM imp;
 SELECT is(j -> 'proposed_change', '{"sli_type": "availability", "current_availability": 0.9995, "proposed_availability": 0.995}',
           'impact: the proposed change') FROM imp;

@@ -125,6 +125,114 @@ pub struct Composite {
     pub target: Option<f64>,
 }
 
+/// How much an availability answer lists. SQL takes it as `p_detail text DEFAULT
+/// 'summary'`, the facade as `?detail=`; both parse it here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    /// The answer a caller needs: the numbers, the top [`TOP_RISKS`] risks and counts.
+    Summary,
+    /// Everything: every dependency, exclusion, external and cycle (the 0.1.0 shape).
+    Full,
+}
+
+/// How many risks a summary lists (the top ones by contribution).
+pub const TOP_RISKS: usize = 10;
+
+impl Detail {
+    pub const ALL: [Detail; 2] = [Detail::Summary, Detail::Full];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Summary => "summary",
+            Detail::Full => "full",
+        }
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Detail {
+    type Err = GraphError;
+
+    fn from_str(s: &str) -> Result<Self, GraphError> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                let allowed: Vec<String> = Self::ALL
+                    .iter()
+                    .map(|d| format!("'{}'", d.as_str()))
+                    .collect();
+                GraphError::Invalid(format!(
+                    "detail must be one of {}, got '{s}'",
+                    allowed.join(", ")
+                ))
+            })
+    }
+}
+
+/// What kind of factor of the composite a risk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskKind {
+    /// A dependency that is a serial factor of its own.
+    Dependency,
+    /// A cycle (supernode), named by its weakest member.
+    Cycle,
+    /// A redundancy group, in parallel.
+    RedundancyGroup,
+}
+
+/// One of the top risks of a composite: a factor and what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Risk {
+    /// The service (a cycle: its weakest member), or "redundancy group 'g' of parent" —
+    /// the names `bottleneck` uses.
+    pub factor: String,
+    pub kind: RiskKind,
+    pub availability: f64,
+    /// 1 − availability: the unavailability this factor alone brings. The top risks are
+    /// the [`TOP_RISKS`] largest, ties by name.
+    pub contribution: f64,
+}
+
+/// How many of each thing the full listing would have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompositeCounts {
+    /// Services in the closure, the service itself included.
+    pub closure: usize,
+    pub hard_dependencies: usize,
+    pub redundancy_groups: usize,
+    pub supernodes: usize,
+    pub external: usize,
+    pub external_high_risk: usize,
+    pub excluded: usize,
+    pub missing_data: usize,
+}
+
+/// The default answer of a composite availability: the numbers of [`Composite`] with the
+/// top risks and counts instead of the listings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompositeSummary {
+    pub service_id: String,
+    pub composite_availability: f64,
+    pub self_availability: f64,
+    pub bottleneck: Option<String>,
+    pub bottleneck_availability: Option<f64>,
+    pub top_risks: Vec<Risk>,
+    pub counts: CompositeCounts,
+    pub truncated: bool,
+    pub max_depth: u32,
+    pub confidence: f64,
+    pub target: Option<f64>,
+    pub detail: Detail,
+}
+
 /// One service's availability as used by the math.
 fn availability_of(
     g: &Graph,
@@ -202,6 +310,56 @@ pub fn composite(
     Ok(composite_at(g, start, target, opts, None))
 }
 
+/// [`composite`]'s numbers with the top [`TOP_RISKS`] risks and the counts instead of the
+/// listings (cheaper: no per-dependency strings).
+pub fn composite_summary(
+    g: &Graph,
+    service: &str,
+    target: Option<f64>,
+    opts: &AvailabilityOptions,
+) -> Result<CompositeSummary, GraphError> {
+    let start = g.lookup(service)?;
+    check_fraction(target)?;
+    let (c, tally) = composite_parts(g, start, target, opts, None, Detail::Summary);
+    Ok(CompositeSummary {
+        top_risks: top_risks(g, tally.factors),
+        counts: tally.counts,
+        service_id: c.service_id,
+        composite_availability: c.composite_availability,
+        self_availability: c.self_availability,
+        bottleneck: c.bottleneck,
+        bottleneck_availability: c.bottleneck_availability,
+        truncated: c.truncated,
+        max_depth: c.max_depth,
+        confidence: c.confidence,
+        target: c.target,
+        detail: Detail::Summary,
+    })
+}
+
+/// The [`TOP_RISKS`] weakest factors, weakest first, ties by name.
+fn top_risks(g: &Graph, mut factors: Vec<Factor>) -> Vec<Risk> {
+    let cmp = |x: &Factor, y: &Factor| {
+        x.availability
+            .total_cmp(&y.availability)
+            .then_with(|| x.name(g).cmp(&y.name(g)))
+    };
+    if factors.len() > TOP_RISKS {
+        factors.select_nth_unstable_by(TOP_RISKS - 1, cmp);
+        factors.truncate(TOP_RISKS);
+    }
+    factors.sort_by(cmp);
+    factors
+        .into_iter()
+        .map(|f| Risk {
+            factor: f.name(g),
+            kind: f.kind,
+            availability: f.availability,
+            contribution: 1.0 - f.availability,
+        })
+        .collect()
+}
+
 /// [`composite`] with one service's availability replaced by `what_if` (a what-if run,
 /// e.g. a counterfactual with a dependency one nine better).
 pub fn composite_what_if(
@@ -254,7 +412,7 @@ pub fn dependency_bound_what_if(
             c.composite_availability
         }
     };
-    let mut scratch = Scratch::new(g.len());
+    let mut scratch = Scratch::new(g, opts);
     let (current, role) = composite_value(g, start, opts, None, x, &mut scratch);
     let (current_x, _) = availability_of(g, x, opts, None);
     let own = {
@@ -298,6 +456,49 @@ fn composite_at(
     opts: &AvailabilityOptions,
     proposed: Option<(u32, f64)>,
 ) -> Composite {
+    composite_parts(g, start, target, opts, proposed, Detail::Full).0
+}
+
+/// A factor of the composite: one serial component (named by its weakest member) or one
+/// redundancy group.
+struct Factor {
+    availability: f64,
+    kind: RiskKind,
+    /// The weakest member (a component) or the parent (a redundancy group).
+    node: u32,
+    /// The group's name (redundancy groups only).
+    group: Option<String>,
+}
+
+impl Factor {
+    /// The name the bottleneck and the top risks use.
+    fn name(&self, g: &Graph) -> String {
+        match &self.group {
+            Some(grp) => format!("redundancy group '{grp}' of {}", g.id(self.node)),
+            None => g.id(self.node).to_owned(),
+        }
+    }
+}
+
+/// What a summary needs besides the composite's numbers.
+struct Tally {
+    counts: CompositeCounts,
+    factors: Vec<Factor>,
+}
+
+/// The composite of `start` (the model in the module docs). With [`Detail::Full`] the
+/// per-dependency listings are filled in; with [`Detail::Summary`] they stay empty and only
+/// counted, and the factors are returned for the top risks. The numbers are the same in
+/// both (the same products in the same order).
+fn composite_parts(
+    g: &Graph,
+    start: u32,
+    target: Option<f64>,
+    opts: &AvailabilityOptions,
+    proposed: Option<(u32, f64)>,
+    detail: Detail,
+) -> (Composite, Tally) {
+    let listing = detail == Detail::Full;
     let cl = required_closure(g, start, opts.max_depth);
     let comps = g.required_components();
     let in_closure = |v: u32| cl.depth.contains_key(&v);
@@ -325,6 +526,7 @@ fn composite_at(
     let mut groups: BTreeMap<(u32, String), Vec<u32>> = BTreeMap::new();
     let mut serial: HashSet<u32> = HashSet::new();
     let mut excluded: Vec<Excluded> = Vec::new();
+    let mut excluded_count = 0usize;
     for &u in &cl.order {
         let mut by_group: HashMap<&str, Vec<u32>> = HashMap::new();
         for &e in g.out_edges(u) {
@@ -333,6 +535,10 @@ fn composite_at(
                 continue;
             }
             if !edge.is_required() {
+                excluded_count += 1;
+                if !listing {
+                    continue;
+                }
                 let reason = match (edge.mode.as_str(), edge.criticality.as_str()) {
                     ("async", _) => "async dependency: not in the request path",
                     (_, "soft") => "soft dependency: the caller works without it",
@@ -386,69 +592,109 @@ fn composite_at(
     };
     let self_availability = comp_a(self_comp);
     let mut composite = self_availability;
-    let mut bottleneck: Option<(f64, String)> = None;
-    let mut consider = |a: f64, name: String| match &bottleneck {
-        Some((b, n)) if a > *b || (a == *b && name >= *n) => {}
-        _ => bottleneck = Some((a, name)),
-    };
+    let mut factors: Vec<Factor> = Vec::with_capacity(serial.len() + groups.len());
     let mut serial_sorted: Vec<u32> = serial.iter().copied().collect();
     serial_sorted.sort_unstable();
     for &c in &serial_sorted {
         let a = comp_a(c);
         composite *= a;
         if let Some(&(_, v)) = comp_avail.get(&c) {
-            consider(a, g.id(v).to_owned());
+            factors.push(Factor {
+                availability: a,
+                kind: if comps.cyclic[c as usize] {
+                    RiskKind::Cycle
+                } else {
+                    RiskKind::Dependency
+                },
+                node: v,
+                group: None,
+            });
         }
     }
     let mut redundancy_groups = Vec::new();
     for ((parent, grp), cs) in &groups {
         let a = 1.0 - cs.iter().map(|&c| 1.0 - comp_a(c)).product::<f64>();
         composite *= a;
-        let members: Vec<String> = cs
-            .iter()
-            .filter_map(|c| comp_avail.get(c).map(|&(_, v)| g.id(v).to_owned()))
-            .collect();
-        consider(a, format!("redundancy group '{grp}' of {}", g.id(*parent)));
-        redundancy_groups.push(RedundancyGroup {
-            parent: g.id(*parent).to_owned(),
-            group: grp.clone(),
-            members,
+        factors.push(Factor {
             availability: a,
+            kind: RiskKind::RedundancyGroup,
+            node: *parent,
+            group: Some(grp.clone()),
         });
+        if listing {
+            let members: Vec<String> = cs
+                .iter()
+                .filter_map(|c| comp_avail.get(c).map(|&(_, v)| g.id(v).to_owned()))
+                .collect();
+            redundancy_groups.push(RedundancyGroup {
+                parent: g.id(*parent).to_owned(),
+                group: grp.clone(),
+                members,
+                availability: a,
+            });
+        }
     }
+    // The bottleneck: the weakest factor, ties broken by name.
+    let bottleneck = factors
+        .iter()
+        .map(|f| (f.availability, f))
+        .min_by(|(a, x), (b, y)| a.total_cmp(b).then_with(|| x.name(g).cmp(&y.name(g))))
+        .map(|(a, f)| (a, f.name(g)));
 
     let mut hard_dependencies = Vec::new();
     let mut external = Vec::new();
     let mut missing_data = Vec::new();
+    let mut counts = CompositeCounts {
+        closure: cl.order.len(),
+        hard_dependencies: cl.order.len().saturating_sub(1),
+        redundancy_groups: groups.len(),
+        supernodes: 0,
+        external: 0,
+        external_high_risk: 0,
+        excluded: excluded_count,
+        missing_data: 0,
+    };
     for &v in &cl.order {
         let (a, src) = per_service[&v];
         if src == DataSource::Missing {
-            missing_data.push(g.id(v).to_owned());
+            counts.missing_data += 1;
+            if listing {
+                missing_data.push(g.id(v).to_owned());
+            }
         }
         if v == start {
             continue;
         }
         let kind = g.service(v).kind;
-        hard_dependencies.push(HardDependency {
-            service_id: g.id(v).to_owned(),
-            depth: cl.depth[&v],
-            availability: a,
-            source: src,
-            kind: if kind == Kind::External {
-                "external"
-            } else {
-                "internal"
-            },
-        });
+        if listing {
+            hard_dependencies.push(HardDependency {
+                service_id: g.id(v).to_owned(),
+                depth: cl.depth[&v],
+                availability: a,
+                source: src,
+                kind: if kind == Kind::External {
+                    "external"
+                } else {
+                    "internal"
+                },
+            });
+        }
         if kind == Kind::External {
             let share = target.map(|t| (1.0 - a) / (1.0 - t));
-            external.push(ExternalUse {
-                service_id: g.id(v).to_owned(),
-                availability_used: a,
-                source: src,
-                error_budget_share: share,
-                high_risk: share.map(|s| s > opts.high_risk_share),
-            });
+            let high_risk = share.map(|s| s > opts.high_risk_share);
+            counts.external += 1;
+            if high_risk == Some(true) {
+                counts.external_high_risk += 1;
+            }
+            if listing {
+                external.push(ExternalUse {
+                    service_id: g.id(v).to_owned(),
+                    availability_used: a,
+                    source: src,
+                    error_budget_share: share,
+                    high_risk,
+                });
+            }
         }
     }
     let mut supernodes = Vec::new();
@@ -456,6 +702,10 @@ fn composite_at(
     for &v in &cl.order {
         let c = comps.of[v as usize];
         if comps.cyclic[c as usize] && seen_comp.insert(c) {
+            counts.supernodes += 1;
+            if !listing {
+                continue;
+            }
             let mut members: Vec<String> = comps.members[c as usize]
                 .iter()
                 .filter(|&&m| in_closure(m))
@@ -470,11 +720,11 @@ fn composite_at(
             });
         }
     }
-    let missing_fraction = missing_data.len() as f64 / cl.order.len().max(1) as f64;
+    let missing_fraction = counts.missing_data as f64 / cl.order.len().max(1) as f64;
     let confidence =
         ((1.0 - 0.5 * missing_fraction) * if cl.truncated { 0.8 } else { 1.0 }).clamp(0.0, 1.0);
     excluded.sort_by(|a, b| (&a.from, &a.service_id).cmp(&(&b.from, &b.service_id)));
-    Composite {
+    let composite = Composite {
         service_id: g.id(start).to_owned(),
         composite_availability: composite,
         self_availability,
@@ -490,12 +740,20 @@ fn composite_at(
         confidence,
         missing_data,
         target,
-    }
+    };
+    (composite, Tally { counts, factors })
 }
 
 /// Reusable buffers for [`composite_value`], so that an impact analysis over thousands of
-/// upstream services allocates nothing per service.
+/// upstream services allocates nothing per service; and what it reads of the graph in a
+/// compact form: the required fresh edges only (CSR of targets, redundancy groups as
+/// small integers in the order of their names) and every service's availability.
 struct Scratch {
+    req_offsets: Vec<u32>,
+    req_to: Vec<u32>,
+    /// The edge's redundancy group (`NO_GROUP` for none); ids sort as the names do.
+    req_group: Vec<u32>,
+    base: Vec<f64>,
     depth: Vec<u32>,
     touched: Vec<u32>,
     comp_gen: Vec<u32>,
@@ -506,11 +764,48 @@ struct Scratch {
     frontier: Vec<u32>,
     next: Vec<u32>,
     comps_seen: Vec<u32>,
+    /// This service's grouped edges (group, target), and every group of the closure
+    /// (a range of `group_members`) for after the walk.
+    by_group: Vec<(u32, u32)>,
+    group_members: Vec<u32>,
+    group_ranges: Vec<(u32, u32)>,
 }
 
+const NO_GROUP: u32 = u32::MAX;
+
 impl Scratch {
-    fn new(n: usize) -> Self {
+    fn new(g: &Graph, opts: &AvailabilityOptions) -> Self {
+        let n = g.len();
+        let mut names: Vec<&str> = (0..g.edge_count() as u32)
+            .filter_map(|e| g.edge(e).redundancy_group.as_deref())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut req_offsets = Vec::with_capacity(n + 1);
+        let mut req_to = Vec::new();
+        let mut req_group = Vec::new();
+        req_offsets.push(0);
+        for u in 0..n as u32 {
+            for &e in g.out_edges(u) {
+                let edge = g.edge(e);
+                if edge.is_required() && !edge.stale {
+                    req_to.push(edge.to);
+                    req_group.push(match edge.redundancy_group.as_deref() {
+                        // Found: the names were collected from these very edges.
+                        Some(grp) => names.binary_search(&grp).map_or(NO_GROUP, |i| i as u32),
+                        None => NO_GROUP,
+                    });
+                }
+            }
+            req_offsets.push(req_to.len() as u32);
+        }
         Self {
+            req_offsets,
+            req_to,
+            req_group,
+            base: (0..n as u32)
+                .map(|v| availability_of(g, v, opts, None).0)
+                .collect(),
             depth: vec![u32::MAX; n],
             touched: Vec::new(),
             comp_gen: vec![0; n],
@@ -521,7 +816,14 @@ impl Scratch {
             frontier: Vec::new(),
             next: Vec::new(),
             comps_seen: Vec::new(),
+            by_group: Vec::new(),
+            group_members: Vec::new(),
+            group_ranges: Vec::new(),
         }
+    }
+
+    fn required(&self, u: u32) -> std::ops::Range<usize> {
+        self.req_offsets[u as usize] as usize..self.req_offsets[u as usize + 1] as usize
     }
 }
 
@@ -535,8 +837,58 @@ enum Role {
     Complex,
 }
 
+/// `u`'s required edges into the closure: the ungrouped ones (and groups of one) mark
+/// their component serial at once; groups of two or more are kept for after the walk,
+/// when every component's weakest member is known.
+fn classify_edges(s: &mut Scratch, comps: &super::model::Components, u: u32, gen: u32) {
+    let cu = comps.of[u as usize];
+    s.by_group.clear();
+    for i in s.required(u) {
+        let to = s.req_to[i];
+        if s.depth[to as usize] == u32::MAX {
+            continue; // beyond the depth limit
+        }
+        match s.req_group[i] {
+            NO_GROUP => {
+                let c = comps.of[to as usize];
+                if c != cu {
+                    s.serial_gen[c as usize] = gen;
+                }
+            }
+            grp => s.by_group.push((grp, to)),
+        }
+    }
+    if s.by_group.is_empty() {
+        return;
+    }
+    s.by_group.sort_unstable();
+    let mut a = 0;
+    while a < s.by_group.len() {
+        let mut b = a;
+        while b < s.by_group.len() && s.by_group[b].0 == s.by_group[a].0 {
+            b += 1;
+        }
+        if b - a >= 2 {
+            let from = s.group_members.len() as u32;
+            for k in a..b {
+                let m = s.by_group[k].1;
+                s.group_members.push(comps.of[m as usize]);
+            }
+            s.group_ranges.push((from, s.group_members.len() as u32));
+        } else {
+            let c = comps.of[s.by_group[a].1 as usize];
+            if c != cu {
+                s.serial_gen[c as usize] = gen;
+            }
+        }
+        a = b;
+    }
+}
+
 /// The composite number alone (the model of [`composite`]), with buffers reused, and the
-/// role `watch` plays in the closure.
+/// role `watch` plays in the closure. One walk over the required edges: a service's edges
+/// are classified when it is expanded (their targets are then all in the closure); the
+/// services at the depth limit, which are not expanded, after the walk.
 fn composite_value(
     g: &Graph,
     start: u32,
@@ -559,31 +911,16 @@ fn composite_value(
     }
     let gen = s.generation;
     s.comps_seen.clear();
-    s.depth[start as usize] = 0;
-    s.touched.push(start);
-    s.frontier.clear();
-    s.frontier.push(start);
-    let mut d = 0;
-    while !s.frontier.is_empty() && d < opts.max_depth {
-        s.next.clear();
-        for i in 0..s.frontier.len() {
-            let u = s.frontier[i];
-            for &e in g.out_edges(u) {
-                let edge = g.edge(e);
-                if !edge.is_required() || edge.stale || s.depth[edge.to as usize] != u32::MAX {
-                    continue;
-                }
-                s.depth[edge.to as usize] = d + 1;
-                s.touched.push(edge.to);
-                s.next.push(edge.to);
-            }
-        }
-        std::mem::swap(&mut s.frontier, &mut s.next);
-        d += 1;
-    }
-    for i in 0..s.touched.len() {
-        let v = s.touched[i];
-        let (a, _) = availability_of(g, v, opts, proposed);
+    s.group_members.clear();
+    s.group_ranges.clear();
+    let avail = |s: &Scratch, v: u32| match proposed {
+        Some((p, a)) if p == v => a,
+        _ => s.base[v as usize],
+    };
+    let visit = |s: &mut Scratch, v: u32, d: u32| {
+        s.depth[v as usize] = d;
+        s.touched.push(v);
+        let a = avail(s, v);
         let c = comps.of[v as usize] as usize;
         if s.comp_gen[c] != gen {
             s.comp_gen[c] = gen;
@@ -592,61 +929,50 @@ fn composite_value(
         } else if a < s.comp_min[c] {
             s.comp_min[c] = a;
         }
+    };
+    visit(s, start, 0);
+    s.frontier.clear();
+    s.frontier.push(start);
+    let mut d = 0;
+    while !s.frontier.is_empty() && d < opts.max_depth {
+        s.next.clear();
+        for i in 0..s.frontier.len() {
+            let u = s.frontier[i];
+            for k in s.required(u) {
+                let to = s.req_to[k];
+                if s.depth[to as usize] == u32::MAX {
+                    visit(s, to, d + 1);
+                    s.next.push(to);
+                }
+            }
+            classify_edges(s, comps, u, gen);
+        }
+        std::mem::swap(&mut s.frontier, &mut s.next);
+        d += 1;
     }
-    let self_comp = comps.of[start as usize];
+    // At the depth limit: not expanded, but their edges into the closure count.
+    for i in 0..s.frontier.len() {
+        let u = s.frontier[i];
+        classify_edges(s, comps, u, gen);
+    }
     let mut groups_product = 1.0;
-    let mut by_group: Vec<(&str, u32)> = Vec::new();
-    for i in 0..s.touched.len() {
-        let u = s.touched[i];
-        let cu = comps.of[u as usize];
-        by_group.clear();
-        for &e in g.out_edges(u) {
-            let edge = g.edge(e);
-            if edge.stale || !edge.is_required() || s.depth[edge.to as usize] == u32::MAX {
+    for gi in 0..s.group_ranges.len() {
+        let (from, to) = s.group_ranges[gi];
+        let cs = &mut s.group_members[from as usize..to as usize];
+        cs.sort_unstable();
+        let mut fail = 1.0;
+        let mut prev = None;
+        for &c in cs.iter() {
+            if prev == Some(c) {
                 continue;
             }
-            match &edge.redundancy_group {
-                None => {
-                    let c = comps.of[edge.to as usize];
-                    if c != cu {
-                        s.serial_gen[c as usize] = gen;
-                    }
-                }
-                Some(grp) => by_group.push((grp.as_str(), edge.to)),
-            }
+            prev = Some(c);
+            fail *= 1.0 - s.comp_min[c as usize];
+            s.group_member_gen[c as usize] = gen;
         }
-        if by_group.is_empty() {
-            continue;
-        }
-        by_group.sort_unstable();
-        let mut a = 0;
-        while a < by_group.len() {
-            let mut b = a;
-            while b < by_group.len() && by_group[b].0 == by_group[a].0 {
-                b += 1;
-            }
-            if b - a >= 2 {
-                let mut cs: Vec<u32> = by_group[a..b]
-                    .iter()
-                    .map(|&(_, m)| comps.of[m as usize])
-                    .collect();
-                cs.sort_unstable();
-                cs.dedup();
-                let mut fail = 1.0;
-                for c in cs {
-                    fail *= 1.0 - s.comp_min[c as usize];
-                    s.group_member_gen[c as usize] = gen;
-                }
-                groups_product *= 1.0 - fail;
-            } else {
-                let c = comps.of[by_group[a].1 as usize];
-                if c != cu {
-                    s.serial_gen[c as usize] = gen;
-                }
-            }
-            a = b;
-        }
+        groups_product *= 1.0 - fail;
     }
+    let self_comp = comps.of[start as usize];
     let mut value = s.comp_min[self_comp as usize];
     for &c in &s.comps_seen {
         if c != self_comp && s.serial_gen[c as usize] == gen {
@@ -771,6 +1097,46 @@ pub struct Impact {
     pub recommendation: String,
 }
 
+/// The default answer of an impact analysis: the totals of [`Impact`] with its first
+/// [`TOP_RISKS`] rows (the most negative deltas) instead of every row, and the first
+/// [`TOP_RISKS`] rows whose SLO is at risk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImpactSummary {
+    pub service_id: String,
+    pub current_availability: f64,
+    pub proposed_availability: f64,
+    pub impacted_services: Vec<ImpactRow>,
+    pub slos_at_risk_services: Vec<ImpactRow>,
+    pub total_impacted: usize,
+    pub slos_at_risk: usize,
+    pub recommendation: String,
+}
+
+impl Impact {
+    /// The summary of this analysis (see [`ImpactSummary`]).
+    pub fn summary(self) -> ImpactSummary {
+        let slos_at_risk_services: Vec<ImpactRow> = self
+            .impacted_services
+            .iter()
+            .filter(|r| r.slo_at_risk == Some(true))
+            .take(TOP_RISKS)
+            .cloned()
+            .collect();
+        let mut impacted_services = self.impacted_services;
+        impacted_services.truncate(TOP_RISKS);
+        ImpactSummary {
+            service_id: self.service_id,
+            current_availability: self.current_availability,
+            proposed_availability: self.proposed_availability,
+            impacted_services,
+            slos_at_risk_services,
+            total_impacted: self.total_impacted,
+            slos_at_risk: self.slos_at_risk,
+            recommendation: self.recommendation,
+        }
+    }
+}
+
 /// Every upstream service of `service` (direct and transitive, over fresh edges), with
 /// its composite availability now and with `proposed` as the service's availability;
 /// sorted by delta, most negative first. `slo_targets` maps service ids to targets.
@@ -801,7 +1167,7 @@ pub fn impact_analysis(
     )?;
     let comps = g.required_components();
     let mut rows = Vec::with_capacity(upstream.len());
-    let mut scratch = Scratch::new(g.len());
+    let mut scratch = Scratch::new(g, opts);
     for r in &upstream {
         let (current, role) = composite_value(g, r.node, opts, None, x, &mut scratch);
         cancel.tick(1 + scratch.touched.len())?;
@@ -1192,7 +1558,7 @@ mod tests {
             max_depth: depth,
             ..AvailabilityOptions::default()
         };
-        let mut s = Scratch::new(g.len());
+        let mut s = Scratch::new(g, &opts);
         for start in 0..g.len() as u32 {
             let full = composite_at(g, start, None, &opts, None).composite_availability;
             let (fast, _) = composite_value(g, start, &opts, None, 0, &mut s);
@@ -1231,6 +1597,121 @@ mod tests {
         })
     }
 
+    #[test]
+    fn detail_parses_the_allowed_values_only() {
+        assert_eq!("summary".parse::<Detail>(), Ok(Detail::Summary));
+        assert_eq!("full".parse::<Detail>(), Ok(Detail::Full));
+        let err = "Full".parse::<Detail>().unwrap_err();
+        assert_eq!(
+            err,
+            GraphError::Invalid("detail must be one of 'summary', 'full', got 'Full'".into())
+        );
+        for d in Detail::ALL {
+            assert_eq!(d.as_str().parse::<Detail>(), Ok(d));
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+    }
+
+    /// The summary's numbers are the full report's, bit for bit; its counts are the
+    /// listings' lengths; its top risks the weakest factors, the bottleneck first.
+    fn summary_equals_full(g: &Graph, target: Option<f64>) -> Result<(), TestCaseError> {
+        for start in 0..g.len() as u32 {
+            let id = g.id(start).to_owned();
+            let full = composite(g, &id, target, &opts()).unwrap();
+            let s = composite_summary(g, &id, target, &opts()).unwrap();
+            prop_assert_eq!(
+                s.composite_availability.to_bits(),
+                full.composite_availability.to_bits()
+            );
+            prop_assert_eq!(
+                s.self_availability.to_bits(),
+                full.self_availability.to_bits()
+            );
+            prop_assert_eq!(&s.bottleneck, &full.bottleneck);
+            prop_assert_eq!(s.bottleneck_availability, full.bottleneck_availability);
+            prop_assert_eq!(
+                (s.truncated, s.max_depth, s.confidence.to_bits(), s.target),
+                (
+                    full.truncated,
+                    full.max_depth,
+                    full.confidence.to_bits(),
+                    full.target
+                )
+            );
+            prop_assert_eq!(s.counts.hard_dependencies, full.hard_dependencies.len());
+            prop_assert_eq!(s.counts.closure, full.hard_dependencies.len() + 1);
+            prop_assert_eq!(s.counts.redundancy_groups, full.redundancy_groups.len());
+            prop_assert_eq!(s.counts.supernodes, full.supernodes.len());
+            prop_assert_eq!(s.counts.external, full.external.len());
+            prop_assert_eq!(
+                s.counts.external_high_risk,
+                full.external
+                    .iter()
+                    .filter(|e| e.high_risk == Some(true))
+                    .count()
+            );
+            prop_assert_eq!(s.counts.excluded, full.excluded.len());
+            prop_assert_eq!(s.counts.missing_data, full.missing_data.len());
+            prop_assert!(s.top_risks.len() <= TOP_RISKS);
+            prop_assert_eq!(
+                s.top_risks.first().map(|r| r.factor.clone()),
+                full.bottleneck.clone()
+            );
+            prop_assert!(s
+                .top_risks
+                .windows(2)
+                .all(|w| w[0].availability <= w[1].availability));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn summary_keeps_the_ten_weakest_of_many() {
+        let mut services = vec![svc("hub", Some(0.9999))];
+        let mut o = Vec::new();
+        for i in 0..25 {
+            services.push(svc(&format!("d{i:02}"), Some(0.99 - f64::from(i) / 1000.0)));
+            o.push(obs("hub", &format!("d{i:02}")));
+        }
+        let g = Graph::build(services, &o);
+        let s = composite_summary(&g, "hub", None, &opts()).unwrap();
+        let names: Vec<&str> = s.top_risks.iter().map(|r| r.factor.as_str()).collect();
+        assert_eq!(
+            names,
+            ["d24", "d23", "d22", "d21", "d20", "d19", "d18", "d17", "d16", "d15"]
+        );
+        assert_eq!(s.counts.hard_dependencies, 25);
+        assert!((s.top_risks[0].contribution - (1.0 - 0.966)).abs() < 1e-12);
+        assert_eq!(s.top_risks[0].kind, RiskKind::Dependency);
+        let full = composite(&g, "hub", None, &opts()).unwrap();
+        assert_eq!(s.composite_availability, full.composite_availability);
+    }
+
+    #[test]
+    fn impact_summary_is_the_first_rows_and_the_totals() {
+        let mut services = vec![svc("x", Some(0.999))];
+        let mut o = Vec::new();
+        let mut slos = HashMap::new();
+        for i in 0..15 {
+            services.push(svc(&format!("u{i:02}"), Some(0.9999)));
+            o.push(obs(&format!("u{i:02}"), "x"));
+            if i % 2 == 0 {
+                slos.insert(format!("u{i:02}"), 0.999);
+            }
+        }
+        let g = Graph::build(services, &o);
+        let full = impact_analysis(&g, "x", 0.99, &slos, &opts(), &mut Cancel::never()).unwrap();
+        let s = full.clone().summary();
+        assert_eq!(s.impacted_services[..], full.impacted_services[..TOP_RISKS]);
+        assert_eq!((s.total_impacted, s.slos_at_risk), (15, 8));
+        assert_eq!(s.slos_at_risk_services.len(), 8);
+        assert!(s
+            .slos_at_risk_services
+            .iter()
+            .all(|r| r.slo_at_risk == Some(true)));
+        assert_eq!(s.recommendation, full.recommendation);
+    }
+
     proptest! {
         #[test]
         fn series_dag_composite_is_product_over_closure((n, edges, avail) in dag_strategy()) {
@@ -1260,6 +1741,14 @@ mod tests {
         #[test]
         fn fast_value_equals_full_report_on_cyclic_graphs((n, edges, avail) in cyclic_strategy(), groups in proptest::collection::vec(0u8..3, 40), depth in 1u32..12) {
             fast_equals_full(&grouped_graph(n, &edges, &avail, &groups), depth)?;
+        }
+
+        #[test]
+        fn summary_equals_full_report_on_cyclic_graphs((n, edges, avail) in cyclic_strategy(),
+                groups in proptest::collection::vec(0u8..3, 40)) {
+            let g = grouped_graph(n, &edges, &avail, &groups);
+            summary_equals_full(&g, None)?;
+            summary_equals_full(&g, Some(0.999))?;
         }
 
         #[test]

@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use idgraph_core::depgraph::Detail;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -106,6 +107,45 @@ pub struct TargetQuery {
     /// An availability target to compare with (a fraction, e.g. 0.999).
     #[serde(default)]
     pub target: Option<f64>,
+    /// `summary` (when absent: composite, bound, bottleneck, the top 10 risks and counts)
+    /// or `full` (every hard dependency, redundancy group, exclusion, external, cycle).
+    #[serde(default)]
+    #[param(schema_with = detail_schema)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DetailQuery {
+    /// `summary` (when absent: the totals, the 10 most impacted services and the 10 most
+    /// impacted whose SLO is at risk) or `full` (every upstream service).
+    #[serde(default)]
+    #[param(schema_with = detail_schema)]
+    pub detail: Option<String>,
+}
+
+/// `detail`'s values, from idgraph-core's `Detail` (the SQL functions parse it there too).
+/// No default here: when absent the facade calls the function without it, and the SQL
+/// DEFAULT decides.
+fn detail_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(Detail::ALL.iter().map(|d| d.as_str())))
+        .build()
+}
+
+/// `name(args…)` or, with a `detail`, `name(args…, detail)`: the SQL call and its
+/// parameters, so that an absent `detail` is the function's own default.
+fn with_detail<'a>(
+    name: &str,
+    mut params: Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>,
+    detail: &'a Option<String>,
+) -> (String, Vec<&'a (dyn tokio_postgres::types::ToSql + Sync)>) {
+    if let Some(d) = detail {
+        params.push(d);
+    }
+    let args: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
+    (format!("SELECT {name}({})", args.join(", ")), params)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -514,14 +554,14 @@ pub async fn composite_availability(
     ApiQuery(q): ApiQuery<TargetQuery>,
 ) -> ApiResult<Json<Value>> {
     who.require(Scope::GraphRead)?;
+    let (sql, params) = with_detail(
+        "idgraph.composite_availability",
+        vec![&service, &q.target],
+        &q.detail,
+    );
     let row = state
         .db
-        .query_one(
-            Access::Read,
-            &who,
-            "SELECT idgraph.composite_availability($1, $2)",
-            &[&service, &q.target],
-        )
+        .query_one(Access::Read, &who, &sql, &params)
         .await?;
     Ok(Json(json_of(&row)?))
 }
@@ -616,12 +656,14 @@ async fn set_service_fraction(
 /// FR-4 impact analysis: upstream services affected by a change of availability, with
 /// an `analysis_id`. FR-4's `proposed_change` is in percent and so is its answer.
 #[utoipa::path(post, path = "/api/v1/slos/impact-analysis", tag = "graph",
+    params(DetailQuery),
     request_body = ImpactRequest,
     security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = JsonDocument), ProblemResponses))]
 pub async fn impact_analysis(
     State(state): State<AppState>,
     Authenticated(who): Authenticated,
+    ApiQuery(q): ApiQuery<DetailQuery>,
     ApiJson(body): ApiJson<ImpactRequest>,
 ) -> ApiResult<Json<Value>> {
     who.require(Scope::GraphRead)?;
@@ -654,14 +696,14 @@ pub async fn impact_analysis(
             )]))
         }
     };
+    let (sql, params) = with_detail(
+        "idgraph.impact_analysis",
+        vec![&body.service_id, &proposed],
+        &q.detail,
+    );
     let row = state
         .db
-        .query_one(
-            Access::Read,
-            &who,
-            "SELECT idgraph.impact_analysis($1, $2)",
-            &[&body.service_id, &proposed],
-        )
+        .query_one(Access::Read, &who, &sql, &params)
         .await?;
     let mut doc = json_of(&row)?;
     if trd {

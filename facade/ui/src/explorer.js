@@ -223,7 +223,8 @@
 
     const [deps, composite, cycles, slo, recs] = await Promise.all([
       api(`/api/v1/services/${enc(id)}/dependencies?direction=${direction}&max_depth=${depth}`),
-      api(`/api/v1/services/${enc(id)}/availability`),
+      // The page draws every redundancy group, cycle, external and exclusion: the full answer.
+      api(`/api/v1/services/${enc(id)}/availability?detail=full`),
       api('/api/v1/cycles'),
       optional(`/api/v1/services/${enc(id)}/slos`),
       // Optional (the SLO engine's route): whatever it answers besides 200, the box stays hidden.

@@ -3,7 +3,7 @@
 //! module moves data between the two and the cached graph (`crate::graph_cache`).
 
 use idgraph_core::cancel::Cancel;
-use idgraph_core::depgraph::{self, AvailabilityOptions, Direction, GraphError};
+use idgraph_core::depgraph::{self, AvailabilityOptions, Detail, Direction, GraphError};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::backend;
 use crate::error::{self, IdgraphError, OrRaise};
 use crate::graph_cache;
+use crate::jsonb::Jsonb;
 
 fn graph_err(e: GraphError) -> IdgraphError {
     e.into()
@@ -34,10 +35,6 @@ fn refuse_over_caps(doc: &Value) {
             .raise()
         }
     }
-}
-
-fn to_json<T: serde::Serialize>(v: &T, what: &str) -> JsonB {
-    JsonB(error::to_value(v, what).or_raise())
 }
 
 fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
@@ -245,33 +242,64 @@ fn options() -> AvailabilityOptions {
     AvailabilityOptions::default()
 }
 
+/// `p_detail` as [`Detail`]: NULL is 22004, anything but the allowed values 22023.
+fn detail_arg(p_detail: Option<&str>) -> Detail {
+    let Some(d) = p_detail else {
+        IdgraphError::null("p_detail").raise()
+    };
+    d.parse::<Detail>().map_err(graph_err).or_raise()
+}
+
+fn jsonb(v: &Value) -> Jsonb {
+    Jsonb::from_value(v).or_raise()
+}
+
 /// Composite availability of a service over its downstream closure (FR-3): serial hard
 /// dependencies, redundancy groups in parallel, cycles as supernodes, externals with
 /// their error-budget share against `p_target`, excluded soft/degraded/async edges,
 /// truncation and confidence.
 ///
+/// `p_detail` `'summary'` (the default) answers the composite, self availability,
+/// bottleneck, confidence and truncation with the top 10 risks (`TOP_RISKS`: the weakest
+/// factors, by contribution 1 − availability) and the counts of everything the full
+/// listing has; `'full'` lists every hard dependency, redundancy group, exclusion,
+/// external and supernode (the 0.1.0 answer).
+///
 /// ```sql
 /// SELECT idgraph.composite_availability('checkout', 0.999);
+/// SELECT idgraph.composite_availability('checkout', 0.999, 'full') -> 'hard_dependencies';
 /// ```
 #[pg_extern(stable)]
 pub fn composite_availability(
     p_service: Option<&str>,
     p_target: default!(Option<f64>, "NULL"),
-) -> JsonB {
+    p_detail: default!(Option<&str>, "'summary'"),
+) -> Jsonb {
     // Not STRICT (p_target may be NULL), so a NULL service arrives here: 22004, not a crash.
     let Some(p_service) = p_service else {
         IdgraphError::null("p_service").raise()
     };
+    let detail = detail_arg(p_detail);
     let snap = graph_cache::snapshot().or_raise();
-    let c = depgraph::composite(&snap.graph, p_service, p_target, &options())
-        .map_err(graph_err)
-        .or_raise();
-    let mut v = error::to_value(&c, "the composite availability").or_raise();
+    let mut v = match detail {
+        Detail::Full => {
+            let c = depgraph::composite(&snap.graph, p_service, p_target, &options())
+                .map_err(graph_err)
+                .or_raise();
+            error::to_value(&c, "the composite availability").or_raise()
+        }
+        Detail::Summary => {
+            let c = depgraph::composite_summary(&snap.graph, p_service, p_target, &options())
+                .map_err(graph_err)
+                .or_raise();
+            error::to_value(&c, "the composite availability summary").or_raise()
+        }
+    };
     let Value::Object(m) = &mut v else {
         IdgraphError::internal("the composite availability is not a JSON object").raise()
     };
     m.insert("slo_target".into(), json!(snap.slo_targets.get(p_service)));
-    JsonB(v)
+    jsonb(&v)
 }
 
 /// Whether `p_target` is achievable for a service given its dependency chain; when not,
@@ -281,23 +309,41 @@ pub fn composite_availability(
 /// SELECT idgraph.check_slo('checkout', 0.9999);
 /// ```
 #[pg_extern(stable)]
-pub fn check_slo(p_service: &str, p_target: f64) -> JsonB {
+pub fn check_slo(p_service: &str, p_target: f64) -> Jsonb {
     let snap = graph_cache::snapshot().or_raise();
     let r = depgraph::check_slo(&snap.graph, p_service, p_target, &options())
         .map_err(graph_err)
         .or_raise();
-    to_json(&r, "the SLO check")
+    jsonb(&error::to_value(&r, "the SLO check").or_raise())
 }
 
 /// FR-4: every upstream service of `p_service` with its composite availability now and
 /// with `p_proposed_availability`, delta, SLO target and at-risk flag (null without an
 /// SLO), sorted by delta; and a summary.
 ///
+/// `p_detail` `'summary'` (the default) lists the top 10 rows (`TOP_RISKS`: the most
+/// negative deltas, the full listing's first rows) under `impacted_services` and the top
+/// 10 whose SLO is at risk under `slos_at_risk_services`; `summary` counts them all.
+/// `'full'` lists every upstream service (the 0.1.0 answer).
+///
 /// ```sql
 /// SELECT idgraph.impact_analysis('payment', 0.995);
+/// SELECT idgraph.impact_analysis('payment', 0.995, 'full');
 /// ```
 #[pg_extern(stable)]
-pub fn impact_analysis(p_service: &str, p_proposed_availability: f64) -> JsonB {
+pub fn impact_analysis(
+    p_service: Option<&str>,
+    p_proposed_availability: Option<f64>,
+    p_detail: default!(Option<&str>, "'summary'"),
+) -> Jsonb {
+    // Not STRICT (so that a NULL p_detail is refused), so every NULL is refused: 22004.
+    let Some(p_service) = p_service else {
+        IdgraphError::null("p_service").raise()
+    };
+    let Some(p_proposed_availability) = p_proposed_availability else {
+        IdgraphError::null("p_proposed_availability").raise()
+    };
+    let detail = detail_arg(p_detail);
     let snap = graph_cache::snapshot().or_raise();
     let r = depgraph::impact_analysis(
         &snap.graph,
@@ -309,21 +355,41 @@ pub fn impact_analysis(p_service: &str, p_proposed_availability: f64) -> JsonB {
     )
     .map_err(graph_err)
     .or_raise();
-    JsonB(json!({
-        "service_id": r.service_id,
-        "proposed_change": {
-            "sli_type": "availability",
-            "current_availability": r.current_availability,
-            "proposed_availability": r.proposed_availability,
-        },
-        "impacted_services": r.impacted_services,
-        "summary": {
-            "total_impacted": r.total_impacted,
-            "slos_at_risk": r.slos_at_risk,
-            "recommendation": r.recommendation,
-        },
-        "graph_version": snap.key.0,
-    }))
+    let proposed_change = json!({
+        "sli_type": "availability",
+        "current_availability": r.current_availability,
+        "proposed_availability": r.proposed_availability,
+    });
+    let v = match detail {
+        Detail::Full => json!({
+            "service_id": r.service_id,
+            "proposed_change": proposed_change,
+            "impacted_services": r.impacted_services,
+            "summary": {
+                "total_impacted": r.total_impacted,
+                "slos_at_risk": r.slos_at_risk,
+                "recommendation": r.recommendation,
+            },
+            "graph_version": snap.key.0,
+        }),
+        Detail::Summary => {
+            let s = r.summary();
+            json!({
+                "service_id": s.service_id,
+                "proposed_change": proposed_change,
+                "impacted_services": s.impacted_services,
+                "slos_at_risk_services": s.slos_at_risk_services,
+                "summary": {
+                    "total_impacted": s.total_impacted,
+                    "slos_at_risk": s.slos_at_risk,
+                    "recommendation": s.recommendation,
+                },
+                "graph_version": snap.key.0,
+                "detail": Detail::Summary.as_str(),
+            })
+        }
+    };
+    jsonb(&v)
 }
 
 /// Drops this session's cached graph; the next call loads it again. (The cache already
