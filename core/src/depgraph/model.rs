@@ -149,7 +149,46 @@ pub struct Edge {
     pub stale: bool,
 }
 
+impl EdgeObservation {
+    /// Whether this observation of a pair wins over `other`: a fresh observation beats
+    /// a stale one, then the discovery-source priority decides.
+    pub fn beats(&self, other: &EdgeObservation) -> bool {
+        (self.stale, self.discovery) < (other.stale, other.discovery)
+    }
+}
+
+/// A change to apply to a built graph (see [`Graph::apply`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GraphDelta {
+    /// Services as they are now (updated by id, or new).
+    pub services: Vec<Service>,
+    /// Pairs `(source, target)` with every observation of the pair as it is now; an
+    /// empty list removes the pair.
+    pub pairs: Vec<(String, String, Vec<EdgeObservation>)>,
+}
+
+/// The effective edge of a pair before and after [`Graph::apply`] (`None`: no edge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairChange {
+    pub from: u32,
+    pub to: u32,
+    pub before: Option<Edge>,
+    pub now: Option<Edge>,
+}
+
 impl Edge {
+    fn effective(from: u32, to: u32, o: &EdgeObservation) -> Self {
+        Edge {
+            from,
+            to,
+            discovery: o.discovery,
+            mode: o.mode,
+            criticality: o.criticality,
+            redundancy_group: o.redundancy_group.clone(),
+            stale: o.stale,
+        }
+    }
+
     /// Only sync + hard edges are serial requirements.
     pub fn is_required(&self) -> bool {
         self.mode == Mode::Sync && self.criticality == Criticality::Hard
@@ -198,7 +237,7 @@ impl Graph {
             };
             best.entry((f, t))
                 .and_modify(|cur| {
-                    if (o.stale, o.discovery) < (cur.stale, cur.discovery) {
+                    if o.beats(cur) {
                         *cur = o;
                     }
                 })
@@ -206,30 +245,114 @@ impl Graph {
         }
         let mut edges: Vec<Edge> = best
             .into_iter()
-            .map(|((from, to), o)| Edge {
-                from,
-                to,
-                discovery: o.discovery,
-                mode: o.mode,
-                criticality: o.criticality,
-                redundancy_group: o.redundancy_group.clone(),
-                stale: o.stale,
-            })
+            .map(|((from, to), o)| Edge::effective(from, to, o))
             .collect();
         edges.sort_by_key(|e| (e.from, e.to));
-        let n = services.len();
-        let (out_offsets, out_edges) = csr(n, edges.iter().map(|e| e.from));
-        let (in_offsets, in_edges) = csr(n, edges.iter().map(|e| e.to));
-        Self {
+        let mut g = Self {
             services,
             index,
             edges,
-            out_offsets,
-            out_edges,
-            in_offsets,
-            in_edges,
-            required_components: std::sync::OnceLock::new(),
+            ..Self::default()
+        };
+        g.reindex();
+        g
+    }
+
+    /// Recomputes both CSR adjacencies from `edges` (sorted by (from, to)) and forgets
+    /// the cached required components.
+    fn reindex(&mut self) {
+        let n = self.services.len();
+        let (out_offsets, out_edges) = csr(n, self.edges.iter().map(|e| e.from));
+        let (in_offsets, in_edges) = csr(n, self.edges.iter().map(|e| e.to));
+        self.out_offsets = out_offsets;
+        self.out_edges = out_edges;
+        self.in_offsets = in_offsets;
+        self.in_edges = in_edges;
+        self.required_components = std::sync::OnceLock::new();
+    }
+
+    /// Applies a change in place: the graph becomes what [`Graph::build`] makes of the
+    /// changed rows, without rebuilding what the change does not touch. Services are
+    /// updated by id or appended (appending keeps a fresh build's order when new
+    /// services come last, as new keys do); each listed pair gets the effective edge of
+    /// its observations (none: the pair is gone). Observations naming an unknown service
+    /// are ignored, as in `build`. Removing a service is not a delta: rebuild instead.
+    /// Returns, for every pair whose effective edge changed, what it was and is now.
+    pub fn apply(&mut self, delta: &GraphDelta) -> Vec<PairChange> {
+        let mut structural = false;
+        for s in &delta.services {
+            match self.index.get(&s.id) {
+                Some(&i) => self.services[i as usize] = s.clone(),
+                None => {
+                    let Ok(i) = u32::try_from(self.services.len()) else {
+                        continue;
+                    };
+                    self.index.insert(s.id.clone(), i);
+                    self.services.push(s.clone());
+                    structural = true;
+                }
+            }
         }
+        let mut changes = Vec::new();
+        let mut removed = false;
+        let mut inserted = Vec::new();
+        for (source, target, observations) in &delta.pairs {
+            let (Some(&from), Some(&to)) = (self.index.get(source), self.index.get(target)) else {
+                continue;
+            };
+            let best = observations
+                .iter()
+                .filter(|o| &o.source == source && &o.target == target)
+                .fold(None::<&EdgeObservation>, |cur, o| match cur {
+                    Some(c) if !o.beats(c) => Some(c),
+                    _ => Some(o),
+                });
+            let now = best.map(|o| Edge::effective(from, to, o));
+            let at = self
+                .edges
+                .binary_search_by_key(&(from, to), |e| (e.from, e.to));
+            let before = match (at, now.clone()) {
+                (Ok(i), Some(e)) => Some(std::mem::replace(&mut self.edges[i], e)),
+                (Ok(i), None) => {
+                    // Marked for removal below (indices stay valid until then).
+                    removed = true;
+                    Some(self.edges[i].clone())
+                }
+                (Err(_), Some(e)) => {
+                    inserted.push(e);
+                    None
+                }
+                (Err(_), None) => None,
+            };
+            if before != now {
+                changes.push(PairChange {
+                    from,
+                    to,
+                    before,
+                    now,
+                });
+            }
+        }
+        if removed {
+            let gone: std::collections::HashSet<(u32, u32)> = changes
+                .iter()
+                .filter(|c| c.now.is_none())
+                .map(|c| (c.from, c.to))
+                .collect();
+            self.edges.retain(|e| !gone.contains(&(e.from, e.to)));
+        }
+        if !inserted.is_empty() {
+            self.edges.extend(inserted);
+            self.edges.sort_by_key(|e| (e.from, e.to));
+        }
+        if structural || removed || changes.iter().any(|c| c.before.is_none()) {
+            self.reindex();
+        } else if !changes.is_empty() {
+            // Same pairs, other attributes: the adjacency stands, the required
+            // components may not.
+            self.required_components = std::sync::OnceLock::new();
+        }
+        changes
     }
 
     pub fn len(&self) -> usize {
