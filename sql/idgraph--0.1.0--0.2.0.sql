@@ -1677,3 +1677,113 @@ END
 $$;
 COMMENT ON FUNCTION idgraph.audit_problems() IS
   'Every inconsistency in the audit trail (changed rows, removed or inserted rows, broken seal chain). Empty when intact. Example: SELECT * FROM idgraph.audit_problems();';
+
+-- == graph: the change log the graph cache catches up from (issue 10; sql/graph_schema.sql) ==
+-- A backend's cached graph that is behind re-reads only the services and pairs the newer
+-- versions changed (pg_ext/src/graph_cache.rs). No version of 0.1.0 is in the log, so
+-- log_floor starts at the current version: caches built before the upgrade reload once.
+ALTER TABLE idgraph.graph_state ADD COLUMN log_floor bigint NOT NULL DEFAULT 0;
+UPDATE idgraph.graph_state SET log_floor = version;
+CREATE TABLE idgraph.graph_changes (
+    version bigint NOT NULL,
+    kind    "char" NOT NULL CHECK (kind IN ('s', 'e', 'o')),
+    a       integer,
+    b       integer
+);
+CREATE INDEX graph_changes_version_idx ON idgraph.graph_changes (version);
+COMMENT ON TABLE idgraph.graph_changes IS
+  'Change log of the graph per version, for backends catching their cached graph up (not dumped: a restored database starts without it).';
+REVOKE ALL ON idgraph.graph_changes FROM PUBLIC;
+CREATE OR REPLACE FUNCTION idgraph._graph_log_keep() RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1024::bigint $$;
+CREATE OR REPLACE FUNCTION idgraph._graph_bump(p_topology boolean, p_reset_log boolean) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v bigint;
+  v_keep bigint := idgraph._graph_log_keep();
+BEGIN
+  UPDATE idgraph.graph_state
+     SET version = version + 1,
+         topology_version = topology_version + CASE WHEN p_topology THEN 1 ELSE 0 END,
+         changed_at = now(),
+         log_floor = CASE WHEN p_reset_log THEN version + 1 ELSE log_floor END
+  RETURNING version INTO v;
+  IF v % v_keep = 0 THEN
+    DELETE FROM idgraph.graph_changes WHERE version <= v - v_keep;
+    UPDATE idgraph.graph_state SET log_floor = greatest(log_floor, v - v_keep);
+  END IF;
+  RETURN v;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph._bump_graph_version() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v bigint;
+BEGIN
+  v := idgraph._graph_bump(TG_ARGV[0] IS NOT DISTINCT FROM 'topology',
+                           TG_OP = 'TRUNCATE' AND TG_TABLE_NAME <> 'slos');
+  IF TG_TABLE_NAME = 'slos' THEN
+    INSERT INTO idgraph.graph_changes (version, kind) VALUES (v, 'o');
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph._bump_graph_version_if_rows() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v bigint;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
+  ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+    RETURN NULL;
+  END IF;
+  v := idgraph._graph_bump(TG_ARGV[0] IS NOT DISTINCT FROM 'topology', false);
+  IF TG_TABLE_NAME = 'services' THEN
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO idgraph.graph_changes (version, kind, a) SELECT v, 's', n.service_pk FROM new_rows n;
+    ELSIF TG_OP = 'DELETE' THEN
+      INSERT INTO idgraph.graph_changes (version, kind, a) SELECT v, 's', o.service_pk FROM old_rows o;
+    ELSE
+      INSERT INTO idgraph.graph_changes (version, kind, a)
+      SELECT v, 's', n.service_pk
+        FROM new_rows n JOIN old_rows o USING (service_pk)
+       WHERE (n.service_id, n.kind, n.availability, n.published_sla)
+             IS DISTINCT FROM (o.service_id, o.kind, o.availability, o.published_sla);
+    END IF;
+  ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO idgraph.graph_changes (version, kind, a, b)
+    SELECT DISTINCT v, 'e', n.source_pk, n.target_pk FROM new_rows n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO idgraph.graph_changes (version, kind, a, b)
+    SELECT DISTINCT v, 'e', o.source_pk, o.target_pk FROM old_rows o;
+  ELSE
+    INSERT INTO idgraph.graph_changes (version, kind, a, b)
+    SELECT DISTINCT v, 'e', x.s, x.t
+      FROM new_rows n JOIN old_rows o USING (edge_pk),
+           LATERAL (VALUES (n.source_pk, n.target_pk), (o.source_pk, o.target_pk)) x(s, t)
+     WHERE (n.source_pk, n.target_pk, n.discovery_source, n.communication_mode, n.criticality,
+            n.redundancy_group, n.stale)
+           IS DISTINCT FROM
+           (o.source_pk, o.target_pk, o.discovery_source, o.communication_mode, o.criticality,
+            o.redundancy_group, o.stale);
+  END IF;
+  RETURN NULL;
+END
+$$;
+-- Updates are logged only when a column the cache holds changed: the triggers see the old rows too.
+DROP TRIGGER services_bump_version ON idgraph.services;
+CREATE TRIGGER services_bump_version AFTER UPDATE ON idgraph.services REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
+DROP TRIGGER edges_bump_version_update ON idgraph.edges;
+CREATE TRIGGER edges_bump_version_update AFTER UPDATE ON idgraph.edges REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
+-- A fresh install revokes PUBLIC's EXECUTE from every function (finalize.sql); so here.
+REVOKE ALL ON FUNCTION idgraph._graph_log_keep(), idgraph._graph_bump(boolean, boolean) FROM PUBLIC;

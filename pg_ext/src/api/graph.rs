@@ -97,9 +97,9 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     // Cycles on the graph as it is now (our own writes included).
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
-    let cycles = depgraph::cycles(g, &mut Cancel::new(&mut backend::interrupts()))
-        .map_err(|e| graph_err(e.into()))
-        .or_raise();
+    // Upkept from the cached graph's cycles when the cache caught up from the change
+    // log: only the components this document's changes can touch are recomputed.
+    let cycles = snap.cycles().or_raise();
     let cycles_json: Vec<Value> = cycles
         .iter()
         .map(|c| {

@@ -1,0 +1,4 @@
+-- Revert idgraph:grants_graph_changes
+BEGIN;
+REVOKE ALL ON idgraph.graph_changes FROM idgraph_reader;
+COMMIT;
