@@ -94,6 +94,21 @@ impl Snapshot {
 
 thread_local! {
     static CACHE: RefCell<Option<Rc<Snapshot>>> = const { RefCell::new(None) };
+    /// How this backend got its graphs: whole loads, and catch-ups from the change log.
+    static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// This backend's whole loads and catch-ups so far, and the version it holds.
+pub fn stats() -> (u64, u64, Option<i64>) {
+    let (loads, catch_ups) = COUNTS.with(|c| c.get());
+    (loads, catch_ups, CACHE.with(|c| c.borrow().as_ref().map(|s| s.key.0)))
+}
+
+fn count(load: bool) {
+    COUNTS.with(|c| {
+        let (l, u) = c.get();
+        c.set(if load { (l + 1, u) } else { (l, u + 1) });
+    });
 }
 
 fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
@@ -165,11 +180,13 @@ pub fn snapshot() -> Result<Rc<Snapshot>, IdgraphError> {
     for _ in 0..5 {
         check_for_interrupts!();
         let base = CACHE.with(|c| c.borrow_mut().take());
-        let next = match base {
-            Some(b) => match catch_up(b, &state)? {
-                Ok(s) => s,
-                Err(()) => load(&state)?,
-            },
+        let caught_up = match base {
+            Some(b) => catch_up(b, &state)?.ok(),
+            None => None,
+        };
+        count(caught_up.is_none());
+        let next = match caught_up {
+            Some(s) => s,
             None => load(&state)?,
         };
         let after = current_state()?;

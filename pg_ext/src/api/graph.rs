@@ -226,10 +226,12 @@ pub fn cycles() -> TableIterator<
 > {
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
-    let rows: Vec<_> = depgraph::cycles(g, &mut Cancel::new(&mut backend::interrupts()))
-        .map_err(|e| graph_err(e.into()))
+    // The cached graph's cycles: computed once per graph, or upkept from the previous
+    // graph's when the cache caught up from the change log.
+    let rows: Vec<_> = snap
+        .cycles()
         .or_raise()
-        .into_iter()
+        .iter()
         .map(|c| {
             (
                 c.members.iter().map(|&m| g.id(m).to_owned()).collect(),
@@ -335,4 +337,17 @@ pub fn impact_analysis(p_service: &str, p_proposed_availability: f64) -> JsonB {
 #[pg_extern(volatile)]
 pub fn graph_cache_reset() {
     graph_cache::invalidate();
+}
+
+/// This session's graph cache: the version it holds (null: none yet), how many times it
+/// loaded the graph whole and how many times it caught up from `idgraph.graph_changes`
+/// (only the services and pairs later versions changed).
+///
+/// ```sql
+/// SELECT idgraph.graph_cache_stats();
+/// ```
+#[pg_extern(volatile)]
+pub fn graph_cache_stats() -> JsonB {
+    let (loads, catch_ups, version) = graph_cache::stats();
+    JsonB(json!({"version": version, "loads": loads, "catch_ups": catch_ups}))
 }
