@@ -1787,3 +1787,10 @@ CREATE TRIGGER edges_bump_version_update AFTER UPDATE ON idgraph.edges REFERENCI
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
 -- A fresh install revokes PUBLIC's EXECUTE from every function (finalize.sql); so here.
 REVOKE ALL ON FUNCTION idgraph._graph_log_keep(), idgraph._graph_bump(boolean, boolean) FROM PUBLIC;
+-- This session's cache: how it got its graph (pg_ext/src/api/graph.rs), as pgrx generates it.
+-- idgraph::api::graph::graph_cache_stats
+CREATE OR REPLACE FUNCTION "graph_cache_stats"() RETURNS jsonb /* JsonB */
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'graph_cache_stats_wrapper';
+REVOKE ALL ON FUNCTION idgraph.graph_cache_stats() FROM PUBLIC;
