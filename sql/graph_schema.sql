@@ -14,7 +14,11 @@ CREATE TABLE idgraph.graph_state (
     changed_at timestamptz NOT NULL DEFAULT now(),
     -- idgraph.graph_changes holds every change of the versions above this one: a cache
     -- built at version >= log_floor can catch up from the log instead of reloading.
-    log_floor  bigint NOT NULL DEFAULT 0
+    log_floor  bigint NOT NULL DEFAULT 0,
+    -- A random number drawn at every bump: with version and xmin it names one state of
+    -- one history (a cache file copied to a server whose history forked, by a failover or
+    -- a restore, cannot pass for a state of this one).
+    tag        bigint NOT NULL DEFAULT 0
 );
 INSERT INTO idgraph.graph_state DEFAULT VALUES;
 COMMENT ON TABLE idgraph.graph_state IS 'The graph version, bumped by every change to services or edges.';
@@ -22,14 +26,15 @@ COMMENT ON TABLE idgraph.graph_state IS 'The graph version, bumped by every chan
 -- What each version changed, as the graph cache sees it (pg_ext/src/graph_cache.rs): the
 -- services whose id, kind, availability or SLA changed ('s', a = service_pk), the pairs
 -- whose observations changed ('e', a = source_pk, b = target_pk), and that SLO targets
--- changed ('o'). A backend holding version V reads the rows of versions > V and re-reads
--- only those services and pairs. Written by the version triggers below; pruned to the
--- last idgraph._graph_log_keep() versions (log_floor moves up with it).
+-- changed ('o'), and one 'v' per version (a = its tag: the version is in this history).
+-- A backend holding version V reads the rows of versions > V and re-reads only those
+-- services and pairs. Written by the version triggers below; pruned to the last
+-- idgraph._graph_log_keep() versions (log_floor moves up with it).
 CREATE TABLE idgraph.graph_changes (
     version bigint NOT NULL,
-    kind    "char" NOT NULL CHECK (kind IN ('s', 'e', 'o')),
-    a       integer,
-    b       integer
+    kind    "char" NOT NULL CHECK (kind IN ('s', 'e', 'o', 'v')),
+    a       bigint,
+    b       bigint
 );
 CREATE INDEX graph_changes_version_idx ON idgraph.graph_changes (version);
 COMMENT ON TABLE idgraph.graph_changes IS
@@ -159,13 +164,16 @@ AS $$
 DECLARE
   v bigint;
   v_keep bigint := idgraph._graph_log_keep();
+  v_tag bigint := (random() * 9.2e18)::bigint;
 BEGIN
   UPDATE idgraph.graph_state
      SET version = version + 1,
          topology_version = topology_version + CASE WHEN p_topology THEN 1 ELSE 0 END,
          changed_at = now(),
-         log_floor = CASE WHEN p_reset_log THEN version + 1 ELSE log_floor END
+         log_floor = CASE WHEN p_reset_log THEN version + 1 ELSE log_floor END,
+         tag = v_tag
   RETURNING version INTO v;
+  INSERT INTO idgraph.graph_changes (version, kind, a) VALUES (v, 'v', v_tag);
   IF v % v_keep = 0 THEN
     DELETE FROM idgraph.graph_changes WHERE version <= v - v_keep;
     UPDATE idgraph.graph_state SET log_floor = greatest(log_floor, v - v_keep);

@@ -1683,12 +1683,13 @@ COMMENT ON FUNCTION idgraph.audit_problems() IS
 -- versions changed (pg_ext/src/graph_cache.rs). No version of 0.1.0 is in the log, so
 -- log_floor starts at the current version: caches built before the upgrade reload once.
 ALTER TABLE idgraph.graph_state ADD COLUMN log_floor bigint NOT NULL DEFAULT 0;
+ALTER TABLE idgraph.graph_state ADD COLUMN tag bigint NOT NULL DEFAULT 0;
 UPDATE idgraph.graph_state SET log_floor = version;
 CREATE TABLE idgraph.graph_changes (
     version bigint NOT NULL,
-    kind    "char" NOT NULL CHECK (kind IN ('s', 'e', 'o')),
-    a       integer,
-    b       integer
+    kind    "char" NOT NULL CHECK (kind IN ('s', 'e', 'o', 'v')),
+    a       bigint,
+    b       bigint
 );
 CREATE INDEX graph_changes_version_idx ON idgraph.graph_changes (version);
 COMMENT ON TABLE idgraph.graph_changes IS
@@ -1704,13 +1705,16 @@ AS $$
 DECLARE
   v bigint;
   v_keep bigint := idgraph._graph_log_keep();
+  v_tag bigint := (random() * 9.2e18)::bigint;
 BEGIN
   UPDATE idgraph.graph_state
      SET version = version + 1,
          topology_version = topology_version + CASE WHEN p_topology THEN 1 ELSE 0 END,
          changed_at = now(),
-         log_floor = CASE WHEN p_reset_log THEN version + 1 ELSE log_floor END
+         log_floor = CASE WHEN p_reset_log THEN version + 1 ELSE log_floor END,
+         tag = v_tag
   RETURNING version INTO v;
+  INSERT INTO idgraph.graph_changes (version, kind, a) VALUES (v, 'v', v_tag);
   IF v % v_keep = 0 THEN
     DELETE FROM idgraph.graph_changes WHERE version <= v - v_keep;
     UPDATE idgraph.graph_state SET log_floor = greatest(log_floor, v - v_keep);

@@ -87,48 +87,73 @@ async fn a_cache_behind_catches_up_to_what_a_fresh_load_answers() {
     // Each step is committed by B; then A (cached, behind) must answer what a new session
     // (loading whole) answers, and must have caught up rather than reloaded.
     let steps: Vec<(&str, String)> = vec![
-        ("new services and edges", format!(
-            "SELECT idgraph.ingest_graph('{}')",
-            json!({"source": "manual", "nodes": [{"service_id": n("z"), "availability": 0.99}],
+        (
+            "new services and edges",
+            format!(
+                "SELECT idgraph.ingest_graph('{}')",
+                json!({"source": "manual", "nodes": [{"service_id": n("z"), "availability": 0.99}],
                    "edges": [e("y", "z"), e("x", "w")]})
-        )),
-        ("an edge becomes async and soft", format!(
-            "SELECT idgraph.ingest_graph('{}')",
-            json!({"source": "manual", "edges": [{"source": n("x"), "target": n("y"),
+            ),
+        ),
+        (
+            "an edge becomes async and soft",
+            format!(
+                "SELECT idgraph.ingest_graph('{}')",
+                json!({"source": "manual", "edges": [{"source": n("x"), "target": n("y"),
                    "attributes": {"communication_mode": "async", "criticality": "soft"}}]})
-        )),
-        ("another source's observation of a pair (lower priority: changes nothing)", format!(
-            "SELECT idgraph.ingest_graph('{}')",
-            json!({"source": "kubernetes", "edges": [{"source": n("x"), "target": n("y"),
+            ),
+        ),
+        (
+            "another source's observation of a pair (lower priority: changes nothing)",
+            format!(
+                "SELECT idgraph.ingest_graph('{}')",
+                json!({"source": "kubernetes", "edges": [{"source": n("x"), "target": n("y"),
                    "attributes": {"communication_mode": "sync", "criticality": "hard"}}]})
-        )),
-        ("a cycle closes", format!(
-            "SELECT idgraph.ingest_graph('{}')",
-            json!({"source": "manual", "edges": [e("z", "x")]})
-        )),
-        ("availability changes", format!(
-            "SELECT idgraph.set_availability('{}', 0.95)", n("w")
-        )),
-        ("an SLO is set", format!(
-            "SELECT idgraph.set_slo('{root}', 0.999)"
-        )),
-        ("the manual observation goes stale (the kubernetes one now decides)", format!(
-            "UPDATE idgraph.edges SET stale = true WHERE discovery_source = 'manual'
+            ),
+        ),
+        (
+            "a cycle closes",
+            format!(
+                "SELECT idgraph.ingest_graph('{}')",
+                json!({"source": "manual", "edges": [e("z", "x")]})
+            ),
+        ),
+        (
+            "availability changes",
+            format!("SELECT idgraph.set_availability('{}', 0.95)", n("w")),
+        ),
+        (
+            "an SLO is set",
+            format!("SELECT idgraph.set_slo('{root}', 0.999)"),
+        ),
+        (
+            "the manual observation goes stale (the kubernetes one now decides)",
+            format!(
+                "UPDATE idgraph.edges SET stale = true WHERE discovery_source = 'manual'
                AND source_pk = idgraph._service_pk('{}') AND target_pk = idgraph._service_pk('{}')",
-            n("x"), n("y")
-        )),
-        ("the cycle's edge is removed", format!(
-            "DELETE FROM idgraph.edges WHERE source_pk = idgraph._service_pk('{}')
+                n("x"),
+                n("y")
+            ),
+        ),
+        (
+            "the cycle's edge is removed",
+            format!(
+                "DELETE FROM idgraph.edges WHERE source_pk = idgraph._service_pk('{}')
                AND target_pk = idgraph._service_pk('{}')",
-            n("z"), n("x")
-        )),
+                n("z"),
+                n("x")
+            ),
+        ),
     ];
     let mut expected_catch_ups = catch0;
     for (what, sql) in steps {
         b.batch_execute(&sql).await.unwrap();
         let cached = answers(&a, &root).await;
         let fresh = answers(&connect_admin().await.unwrap(), &root).await;
-        assert_eq!(cached, fresh, "after '{what}' the cached graph differs from a fresh load");
+        assert_eq!(
+            cached, fresh,
+            "after '{what}' the cached graph differs from a fresh load"
+        );
         expected_catch_ups += 1;
         assert_eq!(
             stats(&a).await,
@@ -138,11 +163,17 @@ async fn a_cache_behind_catches_up_to_what_a_fresh_load_answers() {
     }
 
     // Removing a service is not a delta: the cache reloads, and still answers right.
-    b.execute("DELETE FROM idgraph.services WHERE service_id = $1", &[&n("w")])
-        .await
-        .unwrap();
+    b.execute(
+        "DELETE FROM idgraph.services WHERE service_id = $1",
+        &[&n("w")],
+    )
+    .await
+    .unwrap();
     let cached = answers(&a, &root).await;
-    assert_eq!(cached, answers(&connect_admin().await.unwrap(), &root).await);
+    assert_eq!(
+        cached,
+        answers(&connect_admin().await.unwrap(), &root).await
+    );
     assert_eq!(stats(&a).await.0, loads0 + 1, "a removed service reloads");
 }
 
@@ -164,8 +195,20 @@ async fn ingest_upkeeps_cycles_like_a_full_recompute() {
             .map(|c| {
                 format!(
                     "{} / {}",
-                    c["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect::<Vec<_>>().join(","),
-                    c["path"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect::<Vec<_>>().join(",")
+                    c["members"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    c["path"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|m| m.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 )
             })
             .collect();

@@ -28,6 +28,7 @@ use idgraph_core::depgraph::{
 
 use crate::backend;
 use crate::error::{required, IdgraphError};
+use crate::graph_file;
 
 /// A service row as the algorithms need it.
 #[derive(Debug, Clone)]
@@ -53,7 +54,14 @@ struct EdgeRow {
 
 /// What a backend caches: the graph, the SLO targets, and the version they belong to.
 pub struct Snapshot {
+    /// `graph_state`'s version and the xmin of its row.
     pub key: (i64, String),
+    /// `graph_state.topology_version` read together with `key` (centrality records it).
+    pub topology_version: i64,
+    /// `graph_state.tag`: with `key`, one state of one history (see `graph_file`).
+    tag: i64,
+    /// `services.service_pk` of each node, in node order (`ORDER BY service_pk`).
+    pub pks: Vec<i32>,
     pub slo_targets: HashMap<String, f64>,
     pub graph: Graph,
     /// service_pk -> node.
@@ -94,21 +102,144 @@ impl Snapshot {
 
 thread_local! {
     static CACHE: RefCell<Option<Rc<Snapshot>>> = const { RefCell::new(None) };
-    /// How this backend got its graphs: whole loads, and catch-ups from the change log.
-    static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    /// How this backend got its graphs: whole loads, catch-ups from the change log,
+    /// graphs taken from the cache file.
+    static COUNTS: std::cell::Cell<Counts> = const {
+        std::cell::Cell::new(Counts { loads: 0, catch_ups: 0, from_file: 0 })
+    };
+    /// The version this backend last wrote to the cache file.
+    static WRITTEN: std::cell::Cell<i64> = const { std::cell::Cell::new(i64::MIN) };
 }
 
-/// This backend's whole loads and catch-ups so far, and the version it holds.
-pub fn stats() -> (u64, u64, Option<i64>) {
-    let (loads, catch_ups) = COUNTS.with(|c| c.get());
-    (loads, catch_ups, CACHE.with(|c| c.borrow().as_ref().map(|s| s.key.0)))
+/// How this backend got its graphs so far (see [`stats`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    pub loads: u64,
+    pub catch_ups: u64,
+    pub from_file: u64,
 }
 
-fn count(load: bool) {
+enum Path {
+    Load,
+    CatchUp,
+    File,
+}
+
+/// This backend's counts so far, and the version it holds.
+pub fn stats() -> (Counts, Option<i64>) {
+    (
+        COUNTS.with(|c| c.get()),
+        CACHE.with(|c| c.borrow().as_ref().map(|s| s.key.0)),
+    )
+}
+
+fn count(path: Path) {
     COUNTS.with(|c| {
-        let (l, u) = c.get();
-        c.set(if load { (l + 1, u) } else { (l, u + 1) });
+        let mut n = c.get();
+        match path {
+            Path::Load => n.loads += 1,
+            Path::CatchUp => n.catch_ups += 1,
+            Path::File => n.from_file += 1,
+        }
+        c.set(n);
     });
+}
+
+/// Versions a backend lets pass before it writes its caught-up graph to the file again.
+const FILE_REFRESH_VERSIONS: i64 = 64;
+
+/// `pg_database.xmin` of this database: what the cache file is checked against.
+fn database_tag() -> Result<String, IdgraphError> {
+    let tag = Spi::get_one::<String>(
+        "SELECT xmin::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()",
+    )
+    .map_err(spi_err)?;
+    required(tag, "pg_database's xmin")
+}
+
+/// The graph of the cache file, when there is one for this database that the change log
+/// can bring to `state` (or that is `state`).
+fn from_file(state: &State) -> Result<Option<Snapshot>, IdgraphError> {
+    let Some(stored) = graph_file::read(&database_tag()?) else {
+        return Ok(None);
+    };
+    let same =
+        stored.version == state.key.0 && stored.xmin == state.key.1 && stored.tag == state.tag;
+    let behind = !same
+        && stored.version < state.key.0
+        && stored.version >= state.log_floor
+        // The file's state is one of this history's: its version's marker has its tag.
+        && Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM idgraph.graph_changes
+                             WHERE version = $1 AND kind = 'v' AND a = $2)",
+            &[stored.version.into(), stored.tag.into()],
+        )
+        .map_err(spi_err)?
+            == Some(true);
+    if !(same || behind) {
+        return Ok(None);
+    }
+    let graph = match stored.graph() {
+        Ok(g) => g,
+        Err(why) => {
+            pgrx::log!("idgraph: ignoring the graph cache file: {why}");
+            return Ok(None);
+        }
+    };
+    count(Path::File);
+    let nodes = stored
+        .pks
+        .iter()
+        .enumerate()
+        .map(|(i, &pk)| (pk, i as u32))
+        .collect();
+    let cycles = OnceCell::new();
+    if let Some(c) = &stored.cycles {
+        let _ = cycles.set(Rc::new(c.clone()));
+    }
+    Ok(Some(Snapshot {
+        key: (stored.version, stored.xmin.clone()),
+        topology_version: stored.topology_version,
+        tag: stored.tag,
+        max_pk: stored.pks.iter().copied().max().unwrap_or(i32::MIN),
+        pks: stored.pks.clone(),
+        nodes,
+        slo_targets: stored.slo_map(),
+        graph,
+        provisional: None,
+        cycles,
+        cycles_base: None,
+    }))
+}
+
+/// Writes a committed snapshot to the cache file, for the backends that start after.
+fn share(s: &Snapshot) -> Result<(), IdgraphError> {
+    if s.provisional.is_some() {
+        return Ok(());
+    }
+    graph_file::write(&graph_file::Stored {
+        format: graph_file::FORMAT,
+        database: database_tag()?,
+        version: s.key.0,
+        xmin: s.key.1.clone(),
+        topology_version: s.topology_version,
+        tag: s.tag,
+        services: s.graph.services().to_vec(),
+        edges: s.graph.edges().to_vec(),
+        pks: s.pks.clone(),
+        slo_targets: s.slo_targets.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        cycles: s.cycles.get().map(|c| c.as_ref().clone()),
+    });
+    WRITTEN.with(|w| w.set(s.key.0));
+    Ok(())
+}
+
+/// A whole load, shared through the cache file.
+fn loaded(state: &State) -> Result<Snapshot, IdgraphError> {
+    count(Path::Load);
+    let s = load(state)?;
+    share(&s)?;
+    Ok(s)
 }
 
 fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
@@ -122,8 +253,18 @@ fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
 /// own transaction's (then its xid8).
 struct State {
     key: (i64, String),
+    topology_version: i64,
+    tag: i64,
     log_floor: i64,
     own: Option<String>,
+}
+
+impl State {
+    fn is(&self, s: &Snapshot) -> bool {
+        // The topology version is compared too: within one transaction it can move while
+        // version and xmin stay (the edge trigger bumps it alone on an UPDATE).
+        s.key == self.key && s.tag == self.tag && s.topology_version == self.topology_version
+    }
 }
 
 fn current_state() -> Result<State, IdgraphError> {
@@ -132,7 +273,8 @@ fn current_state() -> Result<State, IdgraphError> {
             .select(
                 "SELECT version, xmin::text, log_floor,
                         CASE WHEN xmin = pg_catalog.xid(pg_catalog.pg_current_xact_id_if_assigned())
-                             THEN pg_catalog.pg_current_xact_id_if_assigned()::text END
+                             THEN pg_catalog.pg_current_xact_id_if_assigned()::text END,
+                        topology_version, tag
                    FROM idgraph.graph_state",
                 Some(1),
                 &[],
@@ -155,6 +297,14 @@ fn current_state() -> Result<State, IdgraphError> {
                 "idgraph.graph_state.log_floor",
             )?,
             own: row.get::<String>(4).map_err(spi_err)?,
+            topology_version: required(
+                row.get::<i64>(5).map_err(spi_err)?,
+                "idgraph.graph_state.topology_version",
+            )?,
+            tag: required(
+                row.get::<i64>(6).map_err(spi_err)?,
+                "idgraph.graph_state.tag",
+            )?,
         })
     })
 }
@@ -169,7 +319,7 @@ pub fn invalidate() {
 pub fn snapshot() -> Result<Rc<Snapshot>, IdgraphError> {
     let mut state = current_state()?;
     if let Some(s) = CACHE.with(|c| c.borrow().clone()) {
-        if s.key == state.key {
+        if state.is(&s) {
             return Ok(s);
         }
     }
@@ -179,20 +329,31 @@ pub fn snapshot() -> Result<Rc<Snapshot>, IdgraphError> {
     let mut last = None;
     for _ in 0..5 {
         check_for_interrupts!();
-        let base = CACHE.with(|c| c.borrow_mut().take());
-        let caught_up = match base {
-            Some(b) => catch_up(b, &state)?.ok(),
-            None => None,
+        let base = match CACHE.with(|c| c.borrow_mut().take()) {
+            Some(b) => Some(b),
+            // A fresh backend: what another backend of this database loaded, if any.
+            None => from_file(&state)?.map(Rc::new),
         };
-        count(caught_up.is_none());
-        let next = match caught_up {
-            Some(s) => s,
-            None => load(&state)?,
+        let next = match base {
+            Some(b) if state.is(&b) => {
+                Rc::try_unwrap(b).unwrap_or_else(|shared| shared.duplicate())
+            }
+            Some(b) => match catch_up(b, &state)? {
+                Ok(s) => {
+                    count(Path::CatchUp);
+                    s
+                }
+                Err(()) => loaded(&state)?,
+            },
+            None => loaded(&state)?,
         };
         let after = current_state()?;
         let rc = Rc::new(next);
-        if after.key == state.key {
+        if after.is(&rc) {
             CACHE.with(|c| *c.borrow_mut() = Some(rc.clone()));
+            if rc.key.0 - WRITTEN.with(|w| w.get()) >= FILE_REFRESH_VERSIONS {
+                share(&rc)?;
+            }
             return Ok(rc);
         }
         // Not cached as current, but a good base for the next round.
@@ -212,7 +373,14 @@ const MAX_DELTA_ROWS: i64 = 20_000;
 /// Brings `base` to `state` from the change log; `Err(())` when it cannot (reload).
 fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, IdgraphError> {
     let from = base.key.0;
-    if state.key.0 <= from || from < state.log_floor {
+    // Forward only, from a version the log still covers. The same version with another
+    // xmin is another history (ours rolled back, then someone's committed): reload. The
+    // same key with another topology version is the same graph (only the version the
+    // centrality trigger keeps moved): nothing to re-read.
+    if state.key.0 < from
+        || from < state.log_floor
+        || (state.key.0 == from && (state.key.1 != base.key.1 || state.tag != base.tag))
+    {
         return Ok(Err(()));
     }
     Spi::connect(|client| {
@@ -259,12 +427,20 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
             .map_err(spi_err)?
         {
             let kind = required(row.get::<String>(1).map_err(spi_err)?, "graph_changes.kind")?;
-            let a = row.get::<i32>(2).map_err(spi_err)?;
-            let b = row.get::<i32>(3).map_err(spi_err)?;
+            let a = row.get::<i64>(2).map_err(spi_err)?;
+            let b = row.get::<i64>(3).map_err(spi_err)?;
+            let pk = |x: i64| {
+                i32::try_from(x).map_err(|_| {
+                    IdgraphError::internal(format!(
+                        "idgraph.graph_changes holds a key out of range: {x}"
+                    ))
+                })
+            };
             match (kind.as_str(), a, b) {
-                ("s", Some(a), _) => service_pks.push(a),
-                ("e", Some(a), Some(b)) => pairs.push((a, b)),
+                ("s", Some(a), _) => service_pks.push(pk(a)?),
+                ("e", Some(a), Some(b)) => pairs.push((pk(a)?, pk(b)?)),
                 ("o", _, _) => slos = true,
+                ("v", _, _) => {}
                 _ => {
                     return Err(IdgraphError::internal(format!(
                         "idgraph.graph_changes holds a row of kind '{kind}' without its keys"
@@ -304,6 +480,7 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
                             IdgraphError::internal("more services than a graph holds")
                         })?;
                         snap.nodes.insert(r.service_pk, i);
+                        snap.pks.push(r.service_pk);
                         snap.max_pk = r.service_pk;
                         appended.push(r.service_id.clone());
                     }
@@ -383,6 +560,8 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
             (c, earlier)
         });
         snap.key = state.key.clone();
+        snap.topology_version = state.topology_version;
+        snap.tag = state.tag;
         snap.provisional = state.own.clone();
         Ok(Ok(snap))
     })
@@ -425,6 +604,9 @@ impl Snapshot {
     fn duplicate(&self) -> Snapshot {
         Snapshot {
             key: self.key.clone(),
+            topology_version: self.topology_version,
+            tag: self.tag,
+            pks: self.pks.clone(),
             slo_targets: self.slo_targets.clone(),
             graph: self.graph.clone(),
             nodes: self.nodes.clone(),
@@ -484,6 +666,7 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
             )
             .map_err(spi_err)?;
         let mut nodes = HashMap::new();
+        let mut pks = Vec::new();
         let mut max_pk = i32::MIN;
         for (i, row) in rows.enumerate() {
             if i % 4096 == 0 {
@@ -493,6 +676,7 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
             let node = u32::try_from(i)
                 .map_err(|_| IdgraphError::internal("more services than a graph holds"))?;
             nodes.insert(r.service_pk, node);
+            pks.push(r.service_pk);
             max_pk = max_pk.max(r.service_pk);
             services.push(service(&r)?);
         }
@@ -538,6 +722,9 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
         let slo_targets = load_slo_targets(client)?;
         Ok(Snapshot {
             key: state.key.clone(),
+            topology_version: state.topology_version,
+            tag: state.tag,
+            pks,
             slo_targets,
             graph: Graph::build(services, &observations),
             nodes,

@@ -19,21 +19,21 @@ pub enum GraphError {
 }
 
 /// Internal service or an external (third-party) one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Internal,
     External,
 }
 
 /// How a service calls a dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     Sync,
     Async,
 }
 
 /// What a failing dependency does to its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Criticality {
     Hard,
     Soft,
@@ -41,7 +41,9 @@ pub enum Criticality {
 }
 
 /// Where an edge was observed. Declaration order is priority order: `Manual` wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum DiscoverySource {
     Manual,
     ServiceMesh,
@@ -114,7 +116,7 @@ impl DiscoverySource {
 }
 
 /// A service as the algorithms see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Service {
     pub id: String,
     pub kind: Kind,
@@ -137,7 +139,7 @@ pub struct EdgeObservation {
 }
 
 /// The effective edge of a pair: the freshest, highest-priority observation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     pub from: u32,
     pub to: u32,
@@ -256,6 +258,50 @@ impl Graph {
         };
         g.reindex();
         g
+    }
+
+    /// The graph from its services and effective edges as [`Graph::edges`] lists them (a
+    /// copy kept elsewhere, e.g. the cache file of the pgrx layer). Checked, not trusted:
+    /// edges must name services in range and come sorted by (from, to) without duplicates,
+    /// and service ids must be distinct.
+    pub fn from_parts(services: Vec<Service>, edges: Vec<Edge>) -> Result<Self, GraphError> {
+        let n = services.len();
+        let bad = |what: &str| {
+            Err(GraphError::Invalid(format!(
+                "a stored graph is inconsistent: {what}"
+            )))
+        };
+        if u32::try_from(n).is_err() {
+            return bad("too many services");
+        }
+        if edges
+            .iter()
+            .any(|e| e.from as usize >= n || e.to as usize >= n)
+        {
+            return bad("an edge names a service out of range");
+        }
+        if edges
+            .windows(2)
+            .any(|w| (w[0].from, w[0].to) >= (w[1].from, w[1].to))
+        {
+            return bad("edges are not sorted by (from, to) or repeat a pair");
+        }
+        let index: HashMap<String, u32> = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i as u32))
+            .collect();
+        if index.len() != n {
+            return bad("a service id repeats");
+        }
+        let mut g = Self {
+            services,
+            index,
+            edges,
+            ..Self::default()
+        };
+        g.reindex();
+        Ok(g)
     }
 
     /// Recomputes both CSR adjacencies from `edges` (sorted by (from, to)) and forgets
@@ -508,6 +554,31 @@ pub(crate) mod tests {
         let g = Graph::build(services, &[manual, k8s]);
         assert_eq!(g.edges()[0].discovery, DiscoverySource::Kubernetes);
         assert!(!g.edges()[0].stale);
+    }
+
+    #[test]
+    fn from_parts_rebuilds_and_checks() {
+        let mut k8s = obs("a", "b");
+        k8s.discovery = DiscoverySource::Kubernetes;
+        let g = Graph::build(
+            vec![svc("a", None), svc("b", None), svc("c", None)],
+            &[k8s, obs("b", "c"), obs("c", "a")],
+        );
+        let h = Graph::from_parts(g.services().to_vec(), g.edges().to_vec()).unwrap();
+        assert_eq!(h.edges(), g.edges());
+        for i in 0..3 {
+            assert_eq!(h.out_edges(i), g.out_edges(i));
+            assert_eq!(h.in_edges(i), g.in_edges(i));
+        }
+        assert_eq!(h.lookup("c").unwrap(), 2);
+        let mut out_of_range = g.edges().to_vec();
+        out_of_range[0].to = 7;
+        assert!(Graph::from_parts(g.services().to_vec(), out_of_range).is_err());
+        let mut unsorted = g.edges().to_vec();
+        unsorted.reverse();
+        assert!(Graph::from_parts(g.services().to_vec(), unsorted).is_err());
+        let dup = vec![svc("a", None), svc("a", None), svc("c", None)];
+        assert!(Graph::from_parts(dup, g.edges().to_vec()).is_err());
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn traverse(
 }
 
 /// A strongly connected component of 2+ services, or a self loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cycle {
     /// Members, sorted by service id.
     pub members: Vec<u32>,

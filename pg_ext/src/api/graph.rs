@@ -340,14 +340,17 @@ pub fn graph_cache_reset() {
 }
 
 /// This session's graph cache: the version it holds (null: none yet), how many times it
-/// loaded the graph whole and how many times it caught up from `idgraph.graph_changes`
-/// (only the services and pairs later versions changed).
+/// loaded the graph whole, how many times it caught up from `idgraph.graph_changes` (only
+/// the services and pairs later versions changed), and how many times it started from the
+/// cache file another backend wrote (`pg_idgraph/` in the data directory).
 ///
 /// ```sql
 /// SELECT idgraph.graph_cache_stats();
 /// ```
 #[pg_extern(volatile)]
 pub fn graph_cache_stats() -> JsonB {
-    let (loads, catch_ups, version) = graph_cache::stats();
-    JsonB(json!({"version": version, "loads": loads, "catch_ups": catch_ups}))
+    let (n, version) = graph_cache::stats();
+    JsonB(
+        json!({"version": version, "loads": n.loads, "catch_ups": n.catch_ups, "from_file": n.from_file}),
+    )
 }
