@@ -268,3 +268,88 @@ async fn ingest_upkeeps_cycles_like_a_full_recompute() {
         "the ingests should have caught the cache up"
     );
 }
+
+async fn counts(c: &Client) -> Value {
+    c.query_one("SELECT idgraph.graph_cache_stats()", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A fresh backend starts from the cache file another backend of its database wrote,
+/// catches up from the change log when the file is behind, and answers what the writer
+/// answers; a damaged file is ignored (the backend loads whole) and answers the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn fresh_backends_start_from_the_cache_file() {
+    let _ = test_db();
+    let a = connect_admin().await.unwrap();
+    let root = format!("file-{}", uuid::Uuid::new_v4().simple());
+    let n = |s: &str| format!("{root}-{s}");
+    let e = |s: &str, t: &str| json!({"source": n(s), "target": n(t)});
+    ingest(
+        &a,
+        json!({"source": "manual", "edges": [{"source": root, "target": n("x")}, e("x", "y"), e("y", "x")]}),
+    )
+    .await;
+    // A new session loads whole (the ingest's own graph was its transaction's, never
+    // written to the file) and writes the file.
+    let writer = connect_admin().await.unwrap();
+    let want = answers(&writer, &root).await;
+
+    let fresh = connect_admin().await.unwrap();
+    assert_eq!(answers(&fresh, &root).await, want);
+    let c = counts(&fresh).await;
+    assert_eq!(
+        (c["from_file"].as_i64(), c["loads"].as_i64()),
+        (Some(1), Some(0)),
+        "{c}"
+    );
+
+    // Behind: another change, then a fresh backend starts from the file and catches up.
+    ingest(&a, json!({"source": "manual", "edges": [e("y", "z")]})).await;
+    let later = connect_admin().await.unwrap();
+    let got = answers(&later, &root).await;
+    assert_eq!(got, answers(&writer, &root).await);
+    assert_ne!(got, want, "the change must show");
+    let c = counts(&later).await;
+    assert_eq!(
+        (
+            c["from_file"].as_i64(),
+            c["catch_ups"].as_i64(),
+            c["loads"].as_i64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{c}"
+    );
+
+    // A damaged file: ignored, loaded whole, same answers.
+    let dir: String = a
+        .query_one("SELECT current_setting('data_directory')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let oid: u32 = a
+        .query_one(
+            "SELECT oid FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let path = format!("{dir}/pg_idgraph/graph-{oid}.bin");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let damaged = connect_admin().await.unwrap();
+    assert_eq!(
+        answers(&damaged, &root).await,
+        answers(&writer, &root).await
+    );
+    let c = counts(&damaged).await;
+    assert_eq!(
+        (c["from_file"].as_i64(), c["loads"].as_i64()),
+        (Some(0), Some(1)),
+        "{c}"
+    );
+}
