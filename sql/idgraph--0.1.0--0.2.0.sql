@@ -1799,7 +1799,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'graph_cache_stats_wrapper';
 REVOKE ALL ON FUNCTION idgraph.graph_cache_stats() FROM PUBLIC;
 
--- == graph: ingest scratch tables made once per session, analyzed only for large documents (issue 10; sql/graph.sql) ==
+-- == graph: ingest scratch tables made once per session (issue 10; sql/graph.sql) ==
 CREATE OR REPLACE FUNCTION idgraph._ingest_apply(p_source text, p_observed_at timestamptz, p_nodes jsonb, p_edges jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1835,11 +1835,9 @@ BEGIN
          LATERAL jsonb_to_record(e.v) AS r(service_id text, metadata jsonb, team text, criticality text, kind text,
                                            availability float8, published_sla float8)
    ORDER BY r.service_id, e.ord DESC;
-  -- Temp tables are never auto-analyzed; without statistics the joins below plan for one
-  -- row, which is right for a small document only.
-  IF jsonb_array_length(coalesce(p_nodes, '[]')) > 100 THEN
-    ANALYZE idgraph_ingest_nodes;
-  END IF;
+  -- Temp tables are never auto-analyzed; without statistics the joins below plan for a
+  -- table of several pages and hash-join every service even for one node.
+  ANALYZE idgraph_ingest_nodes;
 
   WITH changed AS (
     SELECT s.service_pk,
@@ -1902,9 +1900,7 @@ BEGIN
      SET source_pk = coalesce(e.source_pk, (SELECT s.service_pk FROM idgraph.services s WHERE s.service_id = e.source)),
          target_pk = coalesce(e.target_pk, (SELECT t.service_pk FROM idgraph.services t WHERE t.service_id = e.target))
    WHERE e.source_pk IS NULL OR e.target_pk IS NULL;
-  IF jsonb_array_length(coalesce(p_edges, '[]')) > 100 THEN
-    ANALYZE idgraph_ingest_edges;
-  END IF;
+  ANALYZE idgraph_ingest_edges;
 
   WITH cur AS (
     SELECT d.edge_pk,
