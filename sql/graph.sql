@@ -33,15 +33,17 @@ DECLARE
 BEGIN
   PERFORM idgraph._graph_write_lock();
   -- Nodes: last occurrence of a service_id in the document wins.
-  -- Scratch tables for this transaction (IF NOT EXISTS would NOTICE on every later call).
+  -- Scratch tables, made once per session and emptied at every commit (made and dropped
+  -- per transaction, they cost a one-edge document more than its writes, and churn the
+  -- catalog). IF NOT EXISTS would NOTICE on every later call.
   IF to_regclass('pg_temp.idgraph_ingest_nodes') IS NULL THEN
     CREATE TEMP TABLE idgraph_ingest_nodes (
       service_id text PRIMARY KEY, metadata jsonb, team text, criticality text, kind text,
-      availability float8, published_sla float8) ON COMMIT DROP;
+      availability float8, published_sla float8) ON COMMIT DELETE ROWS;
     CREATE TEMP TABLE idgraph_ingest_edges (
       source text, target text, communication_mode text, criticality text, protocol text,
       timeout_ms integer, retry_config jsonb, redundancy_group text, confidence float8,
-      source_pk integer, target_pk integer) ON COMMIT DROP;
+      source_pk integer, target_pk integer) ON COMMIT DELETE ROWS;
   END IF;
   TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
 
@@ -51,7 +53,8 @@ BEGIN
          LATERAL jsonb_to_record(e.v) AS r(service_id text, metadata jsonb, team text, criticality text, kind text,
                                            availability float8, published_sla float8)
    ORDER BY r.service_id, e.ord DESC;
-  -- Temp tables are never auto-analyzed; without statistics the joins below plan for one row.
+  -- Temp tables are never auto-analyzed; without statistics the joins below plan for a
+  -- table of several pages and hash-join every service even for one node.
   ANALYZE idgraph_ingest_nodes;
 
   WITH changed AS (

@@ -11,10 +11,34 @@ CREATE TABLE idgraph.graph_state (
     -- bumped only when the topology changes (edges, services added or removed): what
     -- centrality depends on.
     topology_version bigint NOT NULL DEFAULT 0,
-    changed_at timestamptz NOT NULL DEFAULT now()
+    changed_at timestamptz NOT NULL DEFAULT now(),
+    -- idgraph.graph_changes holds every change of the versions above this one: a cache
+    -- built at version >= log_floor can catch up from the log instead of reloading.
+    log_floor  bigint NOT NULL DEFAULT 0,
+    -- A random number drawn at every bump: with version and xmin it names one state of
+    -- one history (a cache file copied to a server whose history forked, by a failover or
+    -- a restore, cannot pass for a state of this one).
+    tag        bigint NOT NULL DEFAULT 0
 );
 INSERT INTO idgraph.graph_state DEFAULT VALUES;
 COMMENT ON TABLE idgraph.graph_state IS 'The graph version, bumped by every change to services or edges.';
+
+-- What each version changed, as the graph cache sees it (pg_ext/src/graph_cache.rs): the
+-- services whose id, kind, availability or SLA changed ('s', a = service_pk), the pairs
+-- whose observations changed ('e', a = source_pk, b = target_pk), and that SLO targets
+-- changed ('o'), and one 'v' per version (a = its tag: the version is in this history).
+-- A backend holding version V reads the rows of versions > V and re-reads only those
+-- services and pairs. Written by the version triggers below; pruned to the last
+-- idgraph._graph_log_keep() versions (log_floor moves up with it).
+CREATE TABLE idgraph.graph_changes (
+    version bigint NOT NULL,
+    kind    "char" NOT NULL CHECK (kind IN ('s', 'e', 'o', 'v')),
+    a       bigint,
+    b       bigint
+);
+CREATE INDEX graph_changes_version_idx ON idgraph.graph_changes (version);
+COMMENT ON TABLE idgraph.graph_changes IS
+  'Change log of the graph per version, for backends catching their cached graph up (not dumped: a restored database starts without it).';
 
 CREATE TABLE idgraph.services (
     service_pk     serial PRIMARY KEY,
@@ -125,40 +149,107 @@ CREATE TRIGGER slo_audit_log_append_only BEFORE UPDATE OR DELETE ON idgraph.slo_
 CREATE TRIGGER slo_audit_log_no_truncate BEFORE TRUNCATE ON idgraph.slo_audit_log
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._append_only();
 
+-- How many versions idgraph.graph_changes keeps. A backend whose cached graph is older
+-- reloads it whole.
+CREATE FUNCTION idgraph._graph_log_keep() RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1024::bigint $$;
+
+-- Bumps the version (and the topology version when p_topology), prunes the
+-- change log every _graph_log_keep() versions; returns the new version.
+CREATE FUNCTION idgraph._graph_bump(p_topology boolean, p_reset_log boolean) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v bigint;
+  v_keep bigint := idgraph._graph_log_keep();
+  v_tag bigint := (random() * 9.2e18)::bigint;
+BEGIN
+  UPDATE idgraph.graph_state
+     SET version = version + 1,
+         topology_version = topology_version + CASE WHEN p_topology THEN 1 ELSE 0 END,
+         changed_at = now(),
+         log_floor = CASE WHEN p_reset_log THEN version + 1 ELSE log_floor END,
+         tag = v_tag
+  RETURNING version INTO v;
+  INSERT INTO idgraph.graph_changes (version, kind, a) VALUES (v, 'v', v_tag);
+  IF v % v_keep = 0 THEN
+    DELETE FROM idgraph.graph_changes WHERE version <= v - v_keep;
+    UPDATE idgraph.graph_state SET log_floor = greatest(log_floor, v - v_keep);
+  END IF;
+  RETURN v;
+END
+$$;
+
+-- TRUNCATE of services or edges (nothing to log row by row: caches reload) and any
+-- change of SLOs (logged as one 'o': caches re-read the targets).
 CREATE FUNCTION idgraph._bump_graph_version() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v bigint;
 BEGIN
-  UPDATE idgraph.graph_state
-     SET version = version + 1,
-         topology_version = topology_version + CASE WHEN TG_ARGV[0] = 'topology' THEN 1 ELSE 0 END,
-         changed_at = now();
+  v := idgraph._graph_bump(TG_ARGV[0] IS NOT DISTINCT FROM 'topology',
+                           TG_OP = 'TRUNCATE' AND TG_TABLE_NAME <> 'slos');
+  IF TG_TABLE_NAME = 'slos' THEN
+    INSERT INTO idgraph.graph_changes (version, kind) VALUES (v, 'o');
+  END IF;
   RETURN NULL;
 END
 $$;
 -- The same for services and edges, but only when the statement touched a row: an ingest
 -- that inserts no new service must not look like a topology change (statement triggers
 -- fire for zero rows). Transition tables allow one event per trigger, hence one trigger
--- per event.
+-- per event. Logs what the graph cache must re-read: an update only when a column the
+-- cache holds changed (a re-ingest that only moves observation times logs nothing).
 CREATE FUNCTION idgraph._bump_graph_version_if_rows() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  v bigint;
 BEGIN
   IF TG_OP = 'DELETE' THEN
     IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
   ELSIF NOT EXISTS (SELECT 1 FROM new_rows) THEN
     RETURN NULL;
   END IF;
-  UPDATE idgraph.graph_state
-     SET version = version + 1,
-         topology_version = topology_version + CASE WHEN TG_ARGV[0] = 'topology' THEN 1 ELSE 0 END,
-         changed_at = now();
+  v := idgraph._graph_bump(TG_ARGV[0] IS NOT DISTINCT FROM 'topology', false);
+  IF TG_TABLE_NAME = 'services' THEN
+    IF TG_OP = 'INSERT' THEN
+      INSERT INTO idgraph.graph_changes (version, kind, a) SELECT v, 's', n.service_pk FROM new_rows n;
+    ELSIF TG_OP = 'DELETE' THEN
+      INSERT INTO idgraph.graph_changes (version, kind, a) SELECT v, 's', o.service_pk FROM old_rows o;
+    ELSE
+      INSERT INTO idgraph.graph_changes (version, kind, a)
+      SELECT v, 's', n.service_pk
+        FROM new_rows n JOIN old_rows o USING (service_pk)
+       WHERE (n.service_id, n.kind, n.availability, n.published_sla)
+             IS DISTINCT FROM (o.service_id, o.kind, o.availability, o.published_sla);
+    END IF;
+  ELSIF TG_OP = 'INSERT' THEN
+    INSERT INTO idgraph.graph_changes (version, kind, a, b)
+    SELECT DISTINCT v, 'e', n.source_pk, n.target_pk FROM new_rows n;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO idgraph.graph_changes (version, kind, a, b)
+    SELECT DISTINCT v, 'e', o.source_pk, o.target_pk FROM old_rows o;
+  ELSE
+    INSERT INTO idgraph.graph_changes (version, kind, a, b)
+    SELECT DISTINCT v, 'e', x.s, x.t
+      FROM new_rows n JOIN old_rows o USING (edge_pk),
+           LATERAL (VALUES (n.source_pk, n.target_pk), (o.source_pk, o.target_pk)) x(s, t)
+     WHERE (n.source_pk, n.target_pk, n.discovery_source, n.communication_mode, n.criticality,
+            n.redundancy_group, n.stale)
+           IS DISTINCT FROM
+           (o.source_pk, o.target_pk, o.discovery_source, o.communication_mode, o.criticality,
+            o.redundancy_group, o.stale);
+  END IF;
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER services_bump_version AFTER UPDATE ON idgraph.services REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER services_bump_version AFTER UPDATE ON idgraph.services REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
 CREATE TRIGGER services_bump_topology_insert AFTER INSERT ON idgraph.services REFERENCING NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows('topology');
@@ -174,7 +265,7 @@ CREATE TRIGGER edges_bump_version_truncate AFTER TRUNCATE ON idgraph.edges
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version('topology');
 -- An UPDATE of edges bumps the topology version only when an endpoint or the staleness
 -- changed; idgraph._centrality_edges_changed (centrality.sql) decides and bumps it.
-CREATE TRIGGER edges_bump_version_update AFTER UPDATE ON idgraph.edges REFERENCING NEW TABLE AS new_rows
+CREATE TRIGGER edges_bump_version_update AFTER UPDATE ON idgraph.edges REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version_if_rows();
 CREATE TRIGGER slos_bump_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON idgraph.slos
   FOR EACH STATEMENT EXECUTE FUNCTION idgraph._bump_graph_version();

@@ -13,6 +13,7 @@ pub mod backend;
 pub mod bgworker;
 pub mod error;
 pub mod graph_cache;
+pub mod graph_file;
 pub mod gucs;
 pub mod jsonb;
 

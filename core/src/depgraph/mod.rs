@@ -18,7 +18,7 @@ pub use availability::{
 };
 pub use ingest::{parse_document, IngestDoc, IngestEdge, IngestNode, ValidationError, LIMITS};
 pub use model::{
-    Components, Criticality, DiscoverySource, Edge, EdgeObservation, Graph, GraphError, Kind, Mode,
-    Service,
+    Components, Criticality, DiscoverySource, Edge, EdgeObservation, Graph, GraphDelta, GraphError,
+    Kind, Mode, PairChange, Service,
 };
-pub use traverse::{cycles, traverse, Cycle, Direction, Reached, MAX_DEPTH};
+pub use traverse::{cycles, traverse, update_cycles, Cycle, Direction, Reached, MAX_DEPTH};

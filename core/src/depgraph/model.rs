@@ -19,21 +19,21 @@ pub enum GraphError {
 }
 
 /// Internal service or an external (third-party) one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Kind {
     Internal,
     External,
 }
 
 /// How a service calls a dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     Sync,
     Async,
 }
 
 /// What a failing dependency does to its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Criticality {
     Hard,
     Soft,
@@ -41,7 +41,9 @@ pub enum Criticality {
 }
 
 /// Where an edge was observed. Declaration order is priority order: `Manual` wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum DiscoverySource {
     Manual,
     ServiceMesh,
@@ -114,7 +116,7 @@ impl DiscoverySource {
 }
 
 /// A service as the algorithms see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Service {
     pub id: String,
     pub kind: Kind,
@@ -137,7 +139,7 @@ pub struct EdgeObservation {
 }
 
 /// The effective edge of a pair: the freshest, highest-priority observation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     pub from: u32,
     pub to: u32,
@@ -149,7 +151,46 @@ pub struct Edge {
     pub stale: bool,
 }
 
+impl EdgeObservation {
+    /// Whether this observation of a pair wins over `other`: a fresh observation beats
+    /// a stale one, then the discovery-source priority decides.
+    pub fn beats(&self, other: &EdgeObservation) -> bool {
+        (self.stale, self.discovery) < (other.stale, other.discovery)
+    }
+}
+
+/// A change to apply to a built graph (see [`Graph::apply`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GraphDelta {
+    /// Services as they are now (updated by id, or new).
+    pub services: Vec<Service>,
+    /// Pairs `(source, target)` with every observation of the pair as it is now; an
+    /// empty list removes the pair.
+    pub pairs: Vec<(String, String, Vec<EdgeObservation>)>,
+}
+
+/// The effective edge of a pair before and after [`Graph::apply`] (`None`: no edge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairChange {
+    pub from: u32,
+    pub to: u32,
+    pub before: Option<Edge>,
+    pub now: Option<Edge>,
+}
+
 impl Edge {
+    fn effective(from: u32, to: u32, o: &EdgeObservation) -> Self {
+        Edge {
+            from,
+            to,
+            discovery: o.discovery,
+            mode: o.mode,
+            criticality: o.criticality,
+            redundancy_group: o.redundancy_group.clone(),
+            stale: o.stale,
+        }
+    }
+
     /// Only sync + hard edges are serial requirements.
     pub fn is_required(&self) -> bool {
         self.mode == Mode::Sync && self.criticality == Criticality::Hard
@@ -198,7 +239,7 @@ impl Graph {
             };
             best.entry((f, t))
                 .and_modify(|cur| {
-                    if (o.stale, o.discovery) < (cur.stale, cur.discovery) {
+                    if o.beats(cur) {
                         *cur = o;
                     }
                 })
@@ -206,30 +247,158 @@ impl Graph {
         }
         let mut edges: Vec<Edge> = best
             .into_iter()
-            .map(|((from, to), o)| Edge {
-                from,
-                to,
-                discovery: o.discovery,
-                mode: o.mode,
-                criticality: o.criticality,
-                redundancy_group: o.redundancy_group.clone(),
-                stale: o.stale,
-            })
+            .map(|((from, to), o)| Edge::effective(from, to, o))
             .collect();
         edges.sort_by_key(|e| (e.from, e.to));
-        let n = services.len();
-        let (out_offsets, out_edges) = csr(n, edges.iter().map(|e| e.from));
-        let (in_offsets, in_edges) = csr(n, edges.iter().map(|e| e.to));
-        Self {
+        let mut g = Self {
             services,
             index,
             edges,
-            out_offsets,
-            out_edges,
-            in_offsets,
-            in_edges,
-            required_components: std::sync::OnceLock::new(),
+            ..Self::default()
+        };
+        g.reindex();
+        g
+    }
+
+    /// The graph from its services and effective edges as [`Graph::edges`] lists them (a
+    /// copy kept elsewhere, e.g. the cache file of the pgrx layer). Checked, not trusted:
+    /// edges must name services in range and come sorted by (from, to) without duplicates,
+    /// and service ids must be distinct.
+    pub fn from_parts(services: Vec<Service>, edges: Vec<Edge>) -> Result<Self, GraphError> {
+        let n = services.len();
+        let bad = |what: &str| {
+            Err(GraphError::Invalid(format!(
+                "a stored graph is inconsistent: {what}"
+            )))
+        };
+        if u32::try_from(n).is_err() {
+            return bad("too many services");
         }
+        if edges
+            .iter()
+            .any(|e| e.from as usize >= n || e.to as usize >= n)
+        {
+            return bad("an edge names a service out of range");
+        }
+        if edges
+            .windows(2)
+            .any(|w| (w[0].from, w[0].to) >= (w[1].from, w[1].to))
+        {
+            return bad("edges are not sorted by (from, to) or repeat a pair");
+        }
+        let index: HashMap<String, u32> = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i as u32))
+            .collect();
+        if index.len() != n {
+            return bad("a service id repeats");
+        }
+        let mut g = Self {
+            services,
+            index,
+            edges,
+            ..Self::default()
+        };
+        g.reindex();
+        Ok(g)
+    }
+
+    /// Recomputes both CSR adjacencies from `edges` (sorted by (from, to)) and forgets
+    /// the cached required components.
+    fn reindex(&mut self) {
+        let n = self.services.len();
+        let (out_offsets, out_edges) = csr(n, self.edges.iter().map(|e| e.from));
+        let (in_offsets, in_edges) = csr(n, self.edges.iter().map(|e| e.to));
+        self.out_offsets = out_offsets;
+        self.out_edges = out_edges;
+        self.in_offsets = in_offsets;
+        self.in_edges = in_edges;
+        self.required_components = std::sync::OnceLock::new();
+    }
+
+    /// Applies a change in place: the graph becomes what [`Graph::build`] makes of the
+    /// changed rows, without rebuilding what the change does not touch. Services are
+    /// updated by id or appended (appending keeps a fresh build's order when new
+    /// services come last, as new keys do); each listed pair gets the effective edge of
+    /// its observations (none: the pair is gone). Observations naming an unknown service
+    /// are ignored, as in `build`. Removing a service is not a delta: rebuild instead.
+    /// Returns, for every pair whose effective edge changed, what it was and is now.
+    pub fn apply(&mut self, delta: &GraphDelta) -> Vec<PairChange> {
+        let mut structural = false;
+        for s in &delta.services {
+            match self.index.get(&s.id) {
+                Some(&i) => self.services[i as usize] = s.clone(),
+                None => {
+                    let Ok(i) = u32::try_from(self.services.len()) else {
+                        continue;
+                    };
+                    self.index.insert(s.id.clone(), i);
+                    self.services.push(s.clone());
+                    structural = true;
+                }
+            }
+        }
+        let mut changes = Vec::new();
+        let mut removed = false;
+        let mut inserted = Vec::new();
+        for (source, target, observations) in &delta.pairs {
+            let (Some(&from), Some(&to)) = (self.index.get(source), self.index.get(target)) else {
+                continue;
+            };
+            let best = observations
+                .iter()
+                .filter(|o| &o.source == source && &o.target == target)
+                .fold(None::<&EdgeObservation>, |cur, o| match cur {
+                    Some(c) if !o.beats(c) => Some(c),
+                    _ => Some(o),
+                });
+            let now = best.map(|o| Edge::effective(from, to, o));
+            let at = self
+                .edges
+                .binary_search_by_key(&(from, to), |e| (e.from, e.to));
+            let before = match (at, now.clone()) {
+                (Ok(i), Some(e)) => Some(std::mem::replace(&mut self.edges[i], e)),
+                (Ok(i), None) => {
+                    // Marked for removal below (indices stay valid until then).
+                    removed = true;
+                    Some(self.edges[i].clone())
+                }
+                (Err(_), Some(e)) => {
+                    inserted.push(e);
+                    None
+                }
+                (Err(_), None) => None,
+            };
+            if before != now {
+                changes.push(PairChange {
+                    from,
+                    to,
+                    before,
+                    now,
+                });
+            }
+        }
+        if removed {
+            let gone: std::collections::HashSet<(u32, u32)> = changes
+                .iter()
+                .filter(|c| c.now.is_none())
+                .map(|c| (c.from, c.to))
+                .collect();
+            self.edges.retain(|e| !gone.contains(&(e.from, e.to)));
+        }
+        if !inserted.is_empty() {
+            self.edges.extend(inserted);
+            self.edges.sort_by_key(|e| (e.from, e.to));
+        }
+        if structural || removed || changes.iter().any(|c| c.before.is_none()) {
+            self.reindex();
+        } else if !changes.is_empty() {
+            // Same pairs, other attributes: the adjacency stands, the required
+            // components may not.
+            self.required_components = std::sync::OnceLock::new();
+        }
+        changes
     }
 
     pub fn len(&self) -> usize {
@@ -385,6 +554,31 @@ pub(crate) mod tests {
         let g = Graph::build(services, &[manual, k8s]);
         assert_eq!(g.edges()[0].discovery, DiscoverySource::Kubernetes);
         assert!(!g.edges()[0].stale);
+    }
+
+    #[test]
+    fn from_parts_rebuilds_and_checks() {
+        let mut k8s = obs("a", "b");
+        k8s.discovery = DiscoverySource::Kubernetes;
+        let g = Graph::build(
+            vec![svc("a", None), svc("b", None), svc("c", None)],
+            &[k8s, obs("b", "c"), obs("c", "a")],
+        );
+        let h = Graph::from_parts(g.services().to_vec(), g.edges().to_vec()).unwrap();
+        assert_eq!(h.edges(), g.edges());
+        for i in 0..3 {
+            assert_eq!(h.out_edges(i), g.out_edges(i));
+            assert_eq!(h.in_edges(i), g.in_edges(i));
+        }
+        assert_eq!(h.lookup("c").unwrap(), 2);
+        let mut out_of_range = g.edges().to_vec();
+        out_of_range[0].to = 7;
+        assert!(Graph::from_parts(g.services().to_vec(), out_of_range).is_err());
+        let mut unsorted = g.edges().to_vec();
+        unsorted.reverse();
+        assert!(Graph::from_parts(g.services().to_vec(), unsorted).is_err());
+        let dup = vec![svc("a", None), svc("a", None), svc("c", None)];
+        assert!(Graph::from_parts(dup, g.edges().to_vec()).is_err());
     }
 
     #[test]

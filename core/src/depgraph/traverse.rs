@@ -2,7 +2,7 @@
 
 use crate::cancel::{Cancel, Canceled};
 
-use super::model::{Graph, GraphError, Kind};
+use super::model::{Edge, Graph, GraphError, Kind, PairChange};
 
 /// Deepest traversal allowed.
 pub const MAX_DEPTH: u32 = 10;
@@ -118,7 +118,7 @@ pub fn traverse(
 }
 
 /// A strongly connected component of 2+ services, or a self loop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cycle {
     /// Members, sorted by service id.
     pub members: Vec<u32>,
@@ -132,6 +132,18 @@ pub struct Cycle {
 pub fn cycles(g: &Graph, cancel: &mut Cancel) -> Result<Vec<Cycle>, Canceled> {
     let comps = scc(g, |e| !g.edge(e).stale, &mut |work| cancel.tick(work))?;
     let mut out = Vec::new();
+    collect_cycles(g, comps, &mut out, cancel)?;
+    out.sort_by(|a, b| g.id(a.members[0]).cmp(g.id(b.members[0])));
+    Ok(out)
+}
+
+/// Keeps the components that are cycles, members sorted by id, with their closed walk.
+fn collect_cycles(
+    g: &Graph,
+    comps: Vec<Vec<u32>>,
+    out: &mut Vec<Cycle>,
+    cancel: &mut Cancel,
+) -> Result<(), Canceled> {
     for comp in comps {
         let is_cycle = comp.len() > 1
             || g.out_edges(comp[0])
@@ -145,8 +157,126 @@ pub fn cycles(g: &Graph, cancel: &mut Cancel) -> Result<Vec<Cycle>, Canceled> {
         let path = cycle_path(g, &members, cancel)?;
         out.push(Cycle { members, path });
     }
+    Ok(())
+}
+
+/// The cycles of `g` after [`Graph::apply`] made `changes`, given the cycles `before` it
+/// (node indices stay valid: a delta only appends services). Only what the change can
+/// touch is recomputed: a cycle that lost an edge (it may split), a cycle that gained
+/// one (its walk may change), and for an edge `u -> v` between components, the nodes
+/// reachable from `v` that reach `u` (the new component, when `v` reaches `u`). The
+/// answer is [`cycles`]'s, in its order.
+pub fn update_cycles(
+    g: &Graph,
+    before: &[Cycle],
+    changes: &[PairChange],
+    cancel: &mut Cancel,
+) -> Result<Vec<Cycle>, Canceled> {
+    let n = g.len();
+    let live = |e: &Option<Edge>| e.as_ref().is_some_and(|e| !e.stale);
+    // Old cyclic component of each node (usize::MAX: none).
+    let mut comp_of = vec![usize::MAX; n];
+    for (c, cycle) in before.iter().enumerate() {
+        for &m in &cycle.members {
+            if let Some(slot) = comp_of.get_mut(m as usize) {
+                *slot = c;
+            }
+        }
+    }
+    let mut region = vec![false; n];
+    let mut dirty = vec![false; before.len()];
+    let mut any = false;
+    for ch in changes {
+        let (was, is) = (live(&ch.before), live(&ch.now));
+        if was == is {
+            continue; // attributes only: the live edge set is the same
+        }
+        let (u, v) = (ch.from as usize, ch.to as usize);
+        let same = comp_of[u] != usize::MAX && comp_of[u] == comp_of[v];
+        if same {
+            dirty[comp_of[u]] = true;
+            any = true;
+        } else if is {
+            // A new edge between components: a cycle iff v reaches u.
+            if u == v {
+                region[u] = true;
+                any = true;
+            } else if let Some(joined) = joined_by(g, ch.from, ch.to, cancel)? {
+                for m in joined {
+                    region[m as usize] = true;
+                }
+                any = true;
+            }
+        }
+        // A lost edge between components was on no cycle.
+    }
+    if !any {
+        return Ok(before.to_vec());
+    }
+    for (c, cycle) in before.iter().enumerate() {
+        if dirty[c] {
+            for &m in &cycle.members {
+                region[m as usize] = true;
+            }
+        }
+    }
+    let mut out: Vec<Cycle> = before
+        .iter()
+        .filter(|c| !c.members.iter().any(|&m| region[m as usize]))
+        .cloned()
+        .collect();
+    let roots: Vec<u32> = (0..n as u32).filter(|&i| region[i as usize]).collect();
+    let comps = scc_from(
+        g,
+        roots.into_iter(),
+        |e| {
+            let edge = g.edge(e);
+            !edge.stale && region[edge.from as usize] && region[edge.to as usize]
+        },
+        &mut |work| cancel.tick(work),
+    )?;
+    collect_cycles(g, comps, &mut out, cancel)?;
     out.sort_by(|a, b| g.id(a.members[0]).cmp(g.id(b.members[0])));
     Ok(out)
+}
+
+/// For a live edge `u -> v`: when `v` reaches `u` over live edges, the nodes on such
+/// paths (reachable from `v` and reaching `u`), `u` and `v` included; else `None`.
+fn joined_by(g: &Graph, u: u32, v: u32, cancel: &mut Cancel) -> Result<Option<Vec<u32>>, Canceled> {
+    let n = g.len();
+    let mut fwd = vec![false; n];
+    fwd[v as usize] = true;
+    let mut stack = vec![v];
+    while let Some(x) = stack.pop() {
+        cancel.tick(1)?;
+        for &e in g.out_edges(x) {
+            let edge = g.edge(e);
+            if !edge.stale && !fwd[edge.to as usize] {
+                fwd[edge.to as usize] = true;
+                stack.push(edge.to);
+            }
+        }
+    }
+    if !fwd[u as usize] {
+        return Ok(None);
+    }
+    let mut back = vec![false; n];
+    back[u as usize] = true;
+    let mut stack = vec![u];
+    let mut joined = vec![u];
+    while let Some(x) = stack.pop() {
+        cancel.tick(1)?;
+        for &e in g.in_edges(x) {
+            let edge = g.edge(e);
+            let w = edge.from as usize;
+            if !edge.stale && fwd[w] && !back[w] {
+                back[w] = true;
+                joined.push(edge.from);
+                stack.push(edge.from);
+            }
+        }
+    }
+    Ok(Some(joined))
 }
 
 /// Tarjan's algorithm without recursion, over the edges `keep` accepts. Returns the
@@ -154,6 +284,17 @@ pub fn cycles(g: &Graph, cancel: &mut Cancel) -> Result<Vec<Cycle>, Canceled> {
 /// edge looked at) and stops the walk with its error.
 pub(crate) fn scc<E>(
     g: &Graph,
+    keep: impl Fn(u32) -> bool,
+    tick: &mut dyn FnMut(usize) -> Result<(), E>,
+) -> Result<Vec<Vec<u32>>, E> {
+    scc_from(g, 0..g.len() as u32, keep, tick)
+}
+
+/// [`scc`] started only from `roots`: the components of every node reachable from them
+/// over the edges `keep` accepts.
+fn scc_from<E>(
+    g: &Graph,
+    roots: impl Iterator<Item = u32>,
     keep: impl Fn(u32) -> bool,
     tick: &mut dyn FnMut(usize) -> Result<(), E>,
 ) -> Result<Vec<Vec<u32>>, E> {
@@ -166,7 +307,7 @@ pub(crate) fn scc<E>(
     let mut next_index = 0u32;
     // Call stack of (node, position in its out-edge list).
     let mut call: Vec<(u32, usize)> = Vec::new();
-    for root in 0..n as u32 {
+    for root in roots {
         if index[root as usize] != u32::MAX {
             continue;
         }
@@ -303,7 +444,9 @@ fn shortest_inside(
 #[cfg(test)]
 mod tests {
     use super::super::model::tests::{obs, svc};
-    use super::super::model::{Graph, Kind, Service};
+    use super::super::model::{
+        DiscoverySource, EdgeObservation, Graph, GraphDelta, Kind, Mode, Service,
+    };
     use super::*;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet, VecDeque};
@@ -544,6 +687,54 @@ mod tests {
         (2usize..14).prop_flat_map(|n| (Just(n), proptest::collection::vec((0..n, 0..n), 0..40)))
     }
 
+    /// (source, target, discovery source, stale, async) over `n` services.
+    type ObsSpec = (usize, usize, usize, bool, bool);
+
+    fn spec_obs(&(a, b, src, stale, is_async): &ObsSpec) -> EdgeObservation {
+        let mut o = obs(&format!("s{a:02}"), &format!("s{b:02}"));
+        o.discovery = [
+            DiscoverySource::Manual,
+            DiscoverySource::ServiceMesh,
+            DiscoverySource::OtelServiceGraph,
+            DiscoverySource::Kubernetes,
+        ][src % 4];
+        o.stale = stale;
+        if is_async {
+            o.mode = Mode::Async;
+        }
+        o
+    }
+
+    /// One observation per (source, target, discovery source), as the table's key has it.
+    fn dedup(specs: Vec<ObsSpec>) -> Vec<EdgeObservation> {
+        let mut seen = HashSet::new();
+        specs
+            .iter()
+            .filter(|s| seen.insert((s.0, s.1, s.2 % 4)))
+            .map(spec_obs)
+            .collect()
+    }
+
+    fn delta_strategy(
+    ) -> impl Strategy<Value = (usize, usize, Vec<ObsSpec>, Vec<bool>, Vec<ObsSpec>)> {
+        (2usize..12, 0usize..3).prop_flat_map(|(n, extra)| {
+            let m = n + extra;
+            (
+                Just(n),
+                Just(extra),
+                proptest::collection::vec(
+                    (0..n, 0..n, 0usize..4, any::<bool>(), any::<bool>()),
+                    0..36,
+                ),
+                proptest::collection::vec(any::<bool>(), 36),
+                proptest::collection::vec(
+                    (0..m, 0..m, 0usize..4, any::<bool>(), any::<bool>()),
+                    0..6,
+                ),
+            )
+        })
+    }
+
     proptest! {
         #[test]
         fn traversal_equals_brute_force_bfs((n, edges) in edges_strategy(), start_seed in 0usize..100, depth in 1u32..=10) {
@@ -604,6 +795,60 @@ mod tests {
                     prop_assert!(set.contains(&(w[0] as usize, w[1] as usize)));
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// A delta applied in place gives the graph a fresh build gives, and the cycles
+        /// upkept from the change equal the cycles computed from scratch.
+        #[test]
+        fn delta_equals_rebuild((n, extra, before, keep, added) in delta_strategy(), bump in 0usize..12) {
+            let services = |m: usize| -> Vec<Service> {
+                (0..m).map(|i| svc(&format!("s{i:02}"), Some(0.99 + (i % 3) as f64 / 1000.0))).collect()
+            };
+            let old = dedup(before.clone());
+            let mut now_specs: Vec<ObsSpec> = before.iter().zip(keep.iter()).filter(|(_, k)| **k).map(|(s, _)| *s).collect();
+            // Added observations go first so they win the dedup (a changed attribute).
+            let mut specs = added.clone();
+            specs.append(&mut now_specs);
+            let now = dedup(specs);
+            let mut g = Graph::build(services(n), &old);
+            let old_cycles = cycles(&g, &mut Cancel::never()).unwrap();
+            let mut all = services(n + extra);
+            if bump < n {
+                all[bump].availability = Some(0.5);
+            }
+            // The pairs whose observations differ, each with its observations now.
+            let key = |o: &EdgeObservation| (o.source.clone(), o.target.clone());
+            let mut pairs: Vec<(String, String)> = old.iter().chain(now.iter()).map(key).collect();
+            pairs.sort();
+            pairs.dedup();
+            let mut delta = GraphDelta { services: all[n..].to_vec(), pairs: Vec::new() };
+            if bump < n {
+                delta.services.push(all[bump].clone());
+            }
+            for (s, t) in pairs {
+                let of = |list: &[EdgeObservation]| -> Vec<EdgeObservation> {
+                    let mut v: Vec<_> = list.iter().filter(|o| o.source == s && o.target == t).cloned().collect();
+                    v.sort_by_key(|o| o.discovery);
+                    v
+                };
+                let (a, b) = (of(&old), of(&now));
+                if a != b {
+                    delta.pairs.push((s, t, b));
+                }
+            }
+            let changes = g.apply(&delta);
+            let fresh = Graph::build(all, &now);
+            prop_assert_eq!(g.services(), fresh.services());
+            prop_assert_eq!(g.edges(), fresh.edges());
+            for i in 0..fresh.len() as u32 {
+                prop_assert_eq!(g.out_edges(i), fresh.out_edges(i));
+                prop_assert_eq!(g.in_edges(i), fresh.in_edges(i));
+            }
+            prop_assert_eq!(g.required_components().of.clone(), fresh.required_components().of.clone());
+            let upkept = update_cycles(&g, &old_cycles, &changes, &mut Cancel::never()).unwrap();
+            prop_assert_eq!(upkept, cycles(&fresh, &mut Cancel::never()).unwrap());
         }
     }
 }

@@ -94,9 +94,9 @@ pub fn ingest_graph(p_doc: JsonB) -> JsonB {
     // Cycles on the graph as it is now (our own writes included).
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
-    let cycles = depgraph::cycles(g, &mut Cancel::new(&mut backend::interrupts()))
-        .map_err(|e| graph_err(e.into()))
-        .or_raise();
+    // Upkept from the cached graph's cycles when the cache caught up from the change
+    // log: only the components this document's changes can touch are recomputed.
+    let cycles = snap.cycles().or_raise();
     let cycles_json: Vec<Value> = cycles
         .iter()
         .map(|c| {
@@ -223,10 +223,12 @@ pub fn cycles() -> TableIterator<
 > {
     let snap = graph_cache::snapshot().or_raise();
     let g = &snap.graph;
-    let rows: Vec<_> = depgraph::cycles(g, &mut Cancel::new(&mut backend::interrupts()))
-        .map_err(|e| graph_err(e.into()))
+    // The cached graph's cycles: computed once per graph, or upkept from the previous
+    // graph's when the cache caught up from the change log.
+    let rows: Vec<_> = snap
+        .cycles()
         .or_raise()
-        .into_iter()
+        .iter()
         .map(|c| {
             (
                 c.members.iter().map(|&m| g.id(m).to_owned()).collect(),
@@ -401,4 +403,20 @@ pub fn impact_analysis(
 #[pg_extern(volatile)]
 pub fn graph_cache_reset() {
     graph_cache::invalidate();
+}
+
+/// This session's graph cache: the version it holds (null: none yet), how many times it
+/// loaded the graph whole, how many times it caught up from `idgraph.graph_changes` (only
+/// the services and pairs later versions changed), and how many times it started from the
+/// cache file another backend wrote (`pg_idgraph/` in the data directory).
+///
+/// ```sql
+/// SELECT idgraph.graph_cache_stats();
+/// ```
+#[pg_extern(volatile)]
+pub fn graph_cache_stats() -> JsonB {
+    let (n, version) = graph_cache::stats();
+    JsonB(
+        json!({"version": version, "loads": n.loads, "catch_ups": n.catch_ups, "from_file": n.from_file}),
+    )
 }
