@@ -17,7 +17,7 @@ pub use availability::{
 };
 pub use ingest::{parse_document, IngestDoc, IngestEdge, IngestNode, ValidationError, LIMITS};
 pub use model::{
-    Components, Criticality, DiscoverySource, Edge, EdgeObservation, Graph, GraphError, Kind, Mode,
+    Components, Criticality, DiscoverySource, Edge, EdgeObservation, Graph, HeapBytes, GraphError, Kind, Mode,
     Service,
 };
 pub use traverse::{cycles, traverse, Cycle, Direction, Reached, MAX_DEPTH};
