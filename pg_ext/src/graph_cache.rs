@@ -43,9 +43,35 @@ struct EdgeRow {
 
 /// What a backend caches: the graph, the SLO targets, and the version they belong to.
 pub struct Snapshot {
+    /// `graph_state`'s version and the xmin of its row.
     pub key: (i64, String),
+    /// `graph_state.topology_version` read together with `key` (centrality records it).
+    pub topology_version: i64,
+    /// `services.service_pk` of each node, in node order (`ORDER BY service_pk`).
+    pub pks: Vec<i32>,
     pub slo_targets: HashMap<String, f64>,
     pub graph: Graph,
+}
+
+impl Snapshot {
+    /// Bytes the snapshot holds on the heap, (per-service part, per-edge part): the graph
+    /// (with whatever of it was built lazily so far), the pks and the SLO targets.
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        let g = self.graph.heap_bytes();
+        let slo = self.slo_targets.capacity()
+            * (std::mem::size_of::<String>() + std::mem::size_of::<f64>() + 1)
+            + self.slo_targets.keys().map(|k| k.capacity()).sum::<usize>();
+        (
+            g.services + self.pks.capacity() * std::mem::size_of::<i32>() + slo,
+            g.edges,
+        )
+    }
+}
+
+/// The cache key and the topology version read with it.
+struct Current {
+    key: (i64, String),
+    topology_version: i64,
 }
 
 thread_local! {
@@ -59,14 +85,18 @@ fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
     )
 }
 
-fn current_key() -> Result<(i64, String), IdgraphError> {
-    let (version, xmin) =
-        Spi::get_two::<i64, String>("SELECT version, xmin::text FROM idgraph.graph_state")
-            .map_err(spi_err)?;
-    Ok((
-        required(version, "idgraph.graph_state.version")?,
-        required(xmin, "idgraph.graph_state's xmin")?,
-    ))
+fn current_key() -> Result<Current, IdgraphError> {
+    let (version, xmin, topology) = Spi::get_three::<i64, String, i64>(
+        "SELECT version, xmin::text, topology_version FROM idgraph.graph_state",
+    )
+    .map_err(spi_err)?;
+    Ok(Current {
+        key: (
+            required(version, "idgraph.graph_state.version")?,
+            required(xmin, "idgraph.graph_state's xmin")?,
+        ),
+        topology_version: required(topology, "idgraph.graph_state.topology_version")?,
+    })
 }
 
 /// Drops this backend's cached graph (tests use it to compare cached and fresh answers).
@@ -78,7 +108,9 @@ pub fn invalidate() {
 pub fn snapshot() -> Result<Rc<Snapshot>, IdgraphError> {
     let key = current_key()?;
     if let Some(s) = CACHE.with(|c| c.borrow().clone()) {
-        if s.key == key {
+        // The topology version is compared too: within one transaction it can move while
+        // version and xmin stay (the edge trigger bumps it alone on an UPDATE).
+        if s.key == key.key && s.topology_version == key.topology_version {
             return Ok(s);
         }
     }
@@ -89,9 +121,9 @@ pub fn snapshot() -> Result<Rc<Snapshot>, IdgraphError> {
     let mut last = None;
     for _ in 0..5 {
         check_for_interrupts!();
-        let loaded = load(key.clone())?;
+        let loaded = load(&key)?;
         let after = current_key()?;
-        if after == key {
+        if after.key == key.key && after.topology_version == key.topology_version {
             let rc = Rc::new(loaded);
             CACHE.with(|c| *c.borrow_mut() = Some(rc.clone()));
             return Ok(rc);
@@ -101,16 +133,17 @@ pub fn snapshot() -> Result<Rc<Snapshot>, IdgraphError> {
     }
     match last {
         Some(s) => Ok(Rc::new(s)),
-        None => Ok(Rc::new(load(key)?)),
+        None => Ok(Rc::new(load(&key)?)),
     }
 }
 
-fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
+fn load(key: &Current) -> Result<Snapshot, IdgraphError> {
     Spi::connect(|client| {
         let mut services = Vec::new();
+        let mut pks = Vec::new();
         let rows = client
             .select(
-                "SELECT service_id, kind, availability, published_sla
+                "SELECT service_id, kind, availability, published_sla, service_pk
                    FROM idgraph.services ORDER BY service_pk",
                 None,
                 &[],
@@ -129,6 +162,7 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
                 availability: row.get::<f64>(3).map_err(spi_err)?,
                 published_sla: row.get::<f64>(4).map_err(spi_err)?,
             });
+            pks.push(required(row.get::<i32>(5).map_err(spi_err)?, "services.service_pk")?);
         }
         let mut edges = Vec::new();
         let rows = client
@@ -188,7 +222,9 @@ fn load(key: (i64, String)) -> Result<Snapshot, IdgraphError> {
         }
         let graph = build_graph(&services, &edges)?;
         Ok(Snapshot {
-            key,
+            key: key.key.clone(),
+            topology_version: key.topology_version,
+            pks,
             slo_targets,
             graph,
         })
