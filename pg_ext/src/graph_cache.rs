@@ -164,14 +164,18 @@ fn load(key: &Current) -> Result<Snapshot, IdgraphError> {
             });
             pks.push(required(row.get::<i32>(5).map_err(spi_err)?, "services.service_pk")?);
         }
+        let by_pk: HashMap<i32, usize> = pks.iter().enumerate().map(|(i, &pk)| (pk, i)).collect();
         let mut edges = Vec::new();
         let rows = client
             .select(
-                "SELECT s.service_id, t.service_id, e.discovery_source, e.communication_mode,
+                // No join: the endpoints' ids come from the services just read (a join
+                // planned inside an ingest's transaction, before any ANALYZE, can turn
+                // into a nested loop over both tables). An edge naming a service not read
+                // (committed after that statement) belongs to a later version: the
+                // version check below reloads.
+                "SELECT e.source_pk, e.target_pk, e.discovery_source, e.communication_mode,
                         e.criticality, e.redundancy_group, e.stale
                    FROM idgraph.edges e
-                   JOIN idgraph.services s ON s.service_pk = e.source_pk
-                   JOIN idgraph.services t ON t.service_pk = e.target_pk
                   ORDER BY e.edge_pk",
                 None,
                 &[],
@@ -181,15 +185,14 @@ fn load(key: &Current) -> Result<Snapshot, IdgraphError> {
             if i % 4096 == 0 {
                 check_for_interrupts!();
             }
+            let s = required(row.get::<i32>(1).map_err(spi_err)?, "edges.source_pk")?;
+            let t = required(row.get::<i32>(2).map_err(spi_err)?, "edges.target_pk")?;
+            let (Some(&si), Some(&ti)) = (by_pk.get(&s), by_pk.get(&t)) else {
+                continue;
+            };
             edges.push(EdgeRow {
-                source: required(
-                    row.get::<String>(1).map_err(spi_err)?,
-                    "services.service_id",
-                )?,
-                target: required(
-                    row.get::<String>(2).map_err(spi_err)?,
-                    "services.service_id",
-                )?,
+                source: services[si].service_id.clone(),
+                target: services[ti].service_id.clone(),
                 discovery_source: required(
                     row.get::<String>(3).map_err(spi_err)?,
                     "edges.discovery_source",
