@@ -30,6 +30,22 @@ COMMENT ON TABLE idgraph.centrality IS
   'Materialized centrality per service, with the topology version it was computed at (idgraph.graph_state.topology_version).';
 SELECT pg_catalog.pg_extension_config_dump('idgraph.centrality', '');
 
+-- The last refresh: the topology version its betweenness is current for. A refresh
+-- writes only the rows whose values changed (their betweenness_version says when their
+-- value last changed); every other row with a betweenness was confirmed by it, so a row's
+-- betweenness is current when this version is the graph's topology_version. Not dumped:
+-- after a restore betweenness reads as stale until the next refresh.
+CREATE TABLE idgraph.centrality_state (
+    singleton               boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    betweenness_version     bigint,       -- topology version of the last refresh
+    betweenness_mode        text,         -- its mode: 'exact' or 'sampled:<k>'
+    betweenness_computed_at timestamptz,  -- when it ran
+    rows_written            integer       -- rows of idgraph.centrality it changed
+);
+INSERT INTO idgraph.centrality_state DEFAULT VALUES;
+COMMENT ON TABLE idgraph.centrality_state IS
+  'The last idgraph.refresh_centrality(): topology version, mode, time and rows written (only changed rows are).';
+
 CREATE FUNCTION idgraph._centrality_edges_changed() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -84,10 +100,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN QUERY
+    -- A row with a betweenness was written or confirmed by the last refresh: its value is
+    -- that refresh's (version, time).
     SELECT c.service, c.in_degree, c.out_degree, c.degree, c.betweenness, c.betweenness_normalized, c.clustering,
-           c.graph_version, c.computed_at, c.betweenness_version, c.betweenness_computed_at,
-           c.betweenness_version IS DISTINCT FROM g.topology_version
-      FROM idgraph.centrality c, idgraph.graph_state g
+           c.graph_version, c.computed_at,
+           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_version END,
+           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_computed_at END,
+           c.betweenness IS NULL OR r.betweenness_version IS DISTINCT FROM g.topology_version
+      FROM idgraph.centrality c, idgraph.graph_state g, idgraph.centrality_state r
      WHERE c.service_pk = idgraph._service_pk(p_service);
   IF NOT FOUND THEN
     -- A known service without a row has no edges yet: all zeros, betweenness unknown.
@@ -108,7 +128,7 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  v_topology bigint;
+  v_current boolean;
 BEGIN
   IF p_metric IS NULL OR p_metric NOT IN ('betweenness', 'betweenness_normalized', 'degree', 'in_degree', 'out_degree', 'clustering') THEN
     RAISE EXCEPTION 'metric must be one of betweenness, betweenness_normalized, degree, in_degree, out_degree, clustering; got %', p_metric
@@ -117,7 +137,8 @@ BEGIN
   IF p_k IS NULL OR p_k < 1 OR p_k > 10000 THEN
     RAISE EXCEPTION 'k must be between 1 and 10000, got %', p_k USING ERRCODE = '22023';
   END IF;
-  SELECT g.topology_version INTO v_topology FROM idgraph.graph_state g;
+  SELECT r.betweenness_version IS NOT DISTINCT FROM g.topology_version INTO v_current
+    FROM idgraph.graph_state g, idgraph.centrality_state r;
   -- The metric is whitelisted above; %I quotes it anyway. ORDER BY the bare column so the
   -- per-metric index serves the top-k. Degree and clustering are kept current by the edge
   -- trigger, so only betweenness can be stale.
@@ -125,10 +146,10 @@ BEGIN
     'SELECT row_number() OVER (ORDER BY t.%1$I DESC NULLS LAST, t.service), t.service, t.%1$I::float8,
             t.in_degree, t.out_degree, t.degree, t.betweenness, t.betweenness_normalized, t.clustering,
             CASE WHEN %2$L IN (''betweenness'', ''betweenness_normalized'')
-                 THEN t.betweenness_version IS DISTINCT FROM $1 ELSE false END
+                 THEN t.betweenness IS NULL OR NOT $1 ELSE false END
        FROM (SELECT * FROM idgraph.centrality c ORDER BY c.%1$I DESC NULLS LAST LIMIT $2) t
       ORDER BY 1', p_metric, p_metric)
-    USING v_topology, p_k;
+    USING v_current, p_k;
 END
 $$;
 COMMENT ON FUNCTION idgraph.centrality_top(text, integer) IS

@@ -2242,3 +2242,88 @@ END
 $$;
 COMMENT ON FUNCTION idgraph._ingest_apply(text, timestamptz, jsonb, jsonb) IS
   'Internal: writes a validated ingest document (called by idgraph.ingest_graph).';
+
+-- == centrality: refresh from the cached graph snapshot, writing only changed rows (issue 10; sql/centrality.sql) ==
+-- refresh_centrality() takes its topology from the graph functions' snapshot and writes
+-- only the rows whose values changed; the last refresh's topology version lives in
+-- idgraph.centrality_state, and a row's betweenness is current when that version is the
+-- graph's. Seeded from the rows as 0.1.0 left them (every refresh stamped every row).
+CREATE TABLE idgraph.centrality_state (
+    singleton               boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    betweenness_version     bigint,       -- topology version of the last refresh
+    betweenness_mode        text,         -- its mode: 'exact' or 'sampled:<k>'
+    betweenness_computed_at timestamptz,  -- when it ran
+    rows_written            integer       -- rows of idgraph.centrality it changed
+);
+INSERT INTO idgraph.centrality_state DEFAULT VALUES;
+UPDATE idgraph.centrality_state r
+   SET betweenness_version = c.betweenness_version, betweenness_mode = c.betweenness_mode,
+       betweenness_computed_at = c.betweenness_computed_at
+  FROM (SELECT betweenness_version, betweenness_mode, betweenness_computed_at FROM idgraph.centrality
+         WHERE betweenness_version IS NOT NULL
+         ORDER BY betweenness_version DESC, betweenness_computed_at DESC LIMIT 1) c;
+COMMENT ON TABLE idgraph.centrality_state IS
+  'The last idgraph.refresh_centrality(): topology version, mode, time and rows written (only changed rows are).';
+REVOKE ALL ON idgraph.centrality_state FROM PUBLIC;
+CREATE OR REPLACE FUNCTION idgraph.centrality_of(p_service text)
+RETURNS TABLE (service text, in_degree integer, out_degree integer, degree integer, betweenness float8,
+               betweenness_normalized float8, clustering float8, graph_version bigint, computed_at timestamptz,
+               betweenness_version bigint, betweenness_computed_at timestamptz, betweenness_stale boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY
+    -- A row with a betweenness was written or confirmed by the last refresh: its value is
+    -- that refresh's (version, time).
+    SELECT c.service, c.in_degree, c.out_degree, c.degree, c.betweenness, c.betweenness_normalized, c.clustering,
+           c.graph_version, c.computed_at,
+           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_version END,
+           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_computed_at END,
+           c.betweenness IS NULL OR r.betweenness_version IS DISTINCT FROM g.topology_version
+      FROM idgraph.centrality c, idgraph.graph_state g, idgraph.centrality_state r
+     WHERE c.service_pk = idgraph._service_pk(p_service);
+  IF NOT FOUND THEN
+    -- A known service without a row has no edges yet: all zeros, betweenness unknown.
+    RETURN QUERY
+      SELECT p_service, 0, 0, 0, NULL::float8, NULL::float8, 0::float8, g.topology_version, now(),
+             NULL::bigint, NULL::timestamptz, true
+        FROM idgraph.graph_state g;
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION idgraph.centrality_of(text) IS
+  'Centrality of one service from the materialized table, saying whether its betweenness is stale. Example: SELECT * FROM idgraph.centrality_of(''checkout'');';
+CREATE OR REPLACE FUNCTION idgraph.centrality_top(p_metric text, p_k integer DEFAULT 10)
+RETURNS TABLE (rank bigint, service text, value float8, in_degree integer, out_degree integer, degree integer,
+               betweenness float8, betweenness_normalized float8, clustering float8, stale boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_current boolean;
+BEGIN
+  IF p_metric IS NULL OR p_metric NOT IN ('betweenness', 'betweenness_normalized', 'degree', 'in_degree', 'out_degree', 'clustering') THEN
+    RAISE EXCEPTION 'metric must be one of betweenness, betweenness_normalized, degree, in_degree, out_degree, clustering; got %', p_metric
+      USING ERRCODE = '22023';
+  END IF;
+  IF p_k IS NULL OR p_k < 1 OR p_k > 10000 THEN
+    RAISE EXCEPTION 'k must be between 1 and 10000, got %', p_k USING ERRCODE = '22023';
+  END IF;
+  SELECT r.betweenness_version IS NOT DISTINCT FROM g.topology_version INTO v_current
+    FROM idgraph.graph_state g, idgraph.centrality_state r;
+  -- The metric is whitelisted above; %I quotes it anyway. ORDER BY the bare column so the
+  -- per-metric index serves the top-k. Degree and clustering are kept current by the edge
+  -- trigger, so only betweenness can be stale.
+  RETURN QUERY EXECUTE format(
+    'SELECT row_number() OVER (ORDER BY t.%1$I DESC NULLS LAST, t.service), t.service, t.%1$I::float8,
+            t.in_degree, t.out_degree, t.degree, t.betweenness, t.betweenness_normalized, t.clustering,
+            CASE WHEN %2$L IN (''betweenness'', ''betweenness_normalized'')
+                 THEN t.betweenness IS NULL OR NOT $1 ELSE false END
+       FROM (SELECT * FROM idgraph.centrality c ORDER BY c.%1$I DESC NULLS LAST LIMIT $2) t
+      ORDER BY 1', p_metric, p_metric)
+    USING v_current, p_k;
+END
+$$;
+COMMENT ON FUNCTION idgraph.centrality_top(text, integer) IS
+  'Top k services by a centrality metric, read from the materialized table; each row says whether its value is stale. Example: SELECT * FROM idgraph.centrality_top(''betweenness'', 20);';

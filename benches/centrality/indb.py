@@ -13,7 +13,9 @@ to benches/out/centrality/CASE.jsonl, read by report.py):
 4. with --top-calls N: `centrality_top('betweenness', 20)` N times, prepared, one session
    (client wall time per call; a `SELECT 1` round trip and the server-side execution time
    from EXPLAIN ANALYZE for scale);
-5. with --incremental N: the upkeep of one edge on the loaded graph. For N random pairs of
+5. a fresh backend's peak RSS (VmHWM from /proc) before and after one refresh, and the
+   cached snapshot's heap bytes per service and per edge (the function's summary);
+6. with --incremental N: the upkeep of one edge on the loaded graph. For N random pairs of
    unconnected services (and --hub H pairs from the highest-degree service): a direct
    `INSERT INTO idgraph.edges` (autocommit, the statement trigger updates degree and
    clustering of the affected services), its `DELETE`, `idgraph.ingest_graph` with that
@@ -163,16 +165,49 @@ def refresh(conn, args):
         wall = time.perf_counter() - t
         s, m = conn.execute("SELECT sum(betweenness), max(betweenness) FROM idgraph.centrality").fetchone()
         emit({"tool": "idgraph-sql", "seconds": round(wall, 4), "function_seconds": r["seconds"],
-              "compute_seconds": r["seconds_compute"], "n": r["services"], "m": r["edges"],
+              "compute_seconds": r["seconds_compute"], "load_seconds": r.get("seconds_load"),
+              "write_seconds": r.get("seconds_write"), "rows_written": r.get("rows_written"),
+              "n": r["services"], "m": r["edges"],
               "directed": True, "threads": "backend", "sum": s, "max": m, "mode": r["mode"]})
+
+
+def status_kb(pid, field):
+    """A field of /proc/PID/status in kB (the bench runs on the database's host, as root or
+    as the server's user); None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def memory(args):
+    """A fresh backend: its peak RSS (VmHWM) before and after one refresh_centrality('exact')
+    (the first call in the backend, so it loads the graph snapshot too), and the snapshot's
+    heap bytes as the function reports them."""
+    with psycopg.connect(dbname=args.db, autocommit=True) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        before, rss0 = status_kb(pid, "VmHWM"), status_kb(pid, "VmRSS")
+        t = time.perf_counter()
+        r = conn.execute("SELECT idgraph.refresh_centrality('exact')").fetchone()[0]
+        wall = time.perf_counter() - t
+        emit({"tool": "idgraph-sql memory", "vmhwm_before_kb": before, "vmrss_before_kb": rss0,
+              "vmhwm_after_kb": status_kb(pid, "VmHWM"), "vmrss_after_kb": status_kb(pid, "VmRSS"),
+              "seconds": round(wall, 4), "rows_written": r.get("rows_written"),
+              "services": r["services"], "graph_edges": r.get("graph_edges"), "pairs": r["edges"],
+              "cache_bytes_services": r.get("cache_bytes_services"), "cache_bytes_edges": r.get("cache_bytes_edges")})
 
 
 def dump_values(conn, names, path):
     rows = dict(conn.execute("SELECT service, betweenness FROM idgraph.centrality").fetchall())
     top = [r[0] for r in conn.execute(
         "SELECT service FROM idgraph.centrality_top('betweenness', 20) ORDER BY rank").fetchall()]
-    stale = conn.execute("SELECT count(*) FROM idgraph.centrality c, idgraph.graph_state g "
-                         "WHERE c.betweenness_version IS DISTINCT FROM g.topology_version").fetchone()[0]
+    stale = conn.execute("SELECT count(*) FROM idgraph.centrality c, idgraph.graph_state g, idgraph.centrality_state r "
+                         "WHERE c.betweenness IS NULL OR r.betweenness_version IS DISTINCT FROM g.topology_version"
+                         ).fetchone()[0]
     with open(path, "w") as f:
         json.dump({"names": names, "values": [rows.get(s) for s in names], "top20": top,
                    "extra_services": sorted(set(rows) - set(names))[:20], "stale_after_refresh": stale}, f)
@@ -334,6 +369,7 @@ def main():
         conn.execute("SET statement_timeout = '10min'")
         names = load(conn, a.case, a)
         refresh(conn, a)
+        memory(a)
         if a.values:
             dump_values(conn, names, a.values)
         if a.top_calls:

@@ -75,11 +75,12 @@ fn refresh_if_due(interval_secs: u64) {
     if installed != Ok(Some(true)) {
         return;
     }
+    // The last refresh is recorded in idgraph.centrality_state (a refresh writes only the
+    // rows that changed, so the rows' own versions do not say when it ran).
     let due = Spi::get_one_with_args::<bool>(
-        "SELECT g.topology_version IS DISTINCT FROM (SELECT max(c.betweenness_version) FROM idgraph.centrality c)
-            AND coalesce((SELECT max(c.betweenness_computed_at) FROM idgraph.centrality c), '-infinity')
-                < now() - make_interval(secs => $1)
-           FROM idgraph.graph_state g",
+        "SELECT g.topology_version IS DISTINCT FROM r.betweenness_version
+            AND coalesce(r.betweenness_computed_at, '-infinity') < now() - make_interval(secs => $1)
+           FROM idgraph.graph_state g, idgraph.centrality_state r",
         &[(interval_secs as f64).into()],
     );
     if due == Ok(Some(true)) {

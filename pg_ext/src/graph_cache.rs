@@ -78,6 +78,20 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Bytes the snapshot holds on the heap, (per-service part, per-edge part): the graph
+    /// (with whatever of it was built lazily so far), the pks and the SLO targets.
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        let g = self.graph.heap_bytes();
+        let slo = self.slo_targets.capacity()
+            * (std::mem::size_of::<String>() + std::mem::size_of::<f64>() + 1)
+            + self.slo_targets.keys().map(|k| k.capacity()).sum::<usize>();
+        let nodes = self.nodes.capacity() * (2 * std::mem::size_of::<u32>() + 1);
+        (
+            g.services + self.pks.capacity() * std::mem::size_of::<i32>() + nodes + slo,
+            g.edges,
+        )
+    }
+
     /// The cycles of the graph (see [`depgraph::cycles`]): upkept from the previous
     /// snapshot's when this one was caught up from it, else computed.
     pub fn cycles(&self) -> Result<Rc<Vec<Cycle>>, IdgraphError> {
@@ -683,11 +697,14 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
         let mut observations = Vec::new();
         let rows = client
             .select(
-                "SELECT s.service_id, t.service_id, e.discovery_source, e.communication_mode,
+                // No join: the endpoints' ids come from the services just read (a join
+                // planned inside an ingest's transaction, before any ANALYZE, can turn
+                // into a nested loop over both tables). An edge naming a service not read
+                // (committed after that statement) belongs to a later version: the
+                // version check after the load loads again.
+                "SELECT e.source_pk, e.target_pk, e.discovery_source, e.communication_mode,
                         e.criticality, e.redundancy_group, e.stale
                    FROM idgraph.edges e
-                   JOIN idgraph.services s ON s.service_pk = e.source_pk
-                   JOIN idgraph.services t ON t.service_pk = e.target_pk
                   ORDER BY e.edge_pk",
                 None,
                 &[],
@@ -697,15 +714,14 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
             if i % 4096 == 0 {
                 check_for_interrupts!();
             }
+            let s = required(row.get::<i32>(1).map_err(spi_err)?, "edges.source_pk")?;
+            let t = required(row.get::<i32>(2).map_err(spi_err)?, "edges.target_pk")?;
+            let (Some(&si), Some(&ti)) = (nodes.get(&s), nodes.get(&t)) else {
+                continue;
+            };
             observations.push(observation(&EdgeRow {
-                source: required(
-                    row.get::<String>(1).map_err(spi_err)?,
-                    "services.service_id",
-                )?,
-                target: required(
-                    row.get::<String>(2).map_err(spi_err)?,
-                    "services.service_id",
-                )?,
+                source: services[si as usize].id.clone(),
+                target: services[ti as usize].id.clone(),
                 discovery_source: required(
                     row.get::<String>(3).map_err(spi_err)?,
                     "edges.discovery_source",

@@ -125,7 +125,9 @@ SELECT lives_ok($$SELECT idgraph.ingest_graph(jsonb_build_object('source', 'manu
     'nodes', (SELECT jsonb_agg(jsonb_build_object('service_id', format('p%s', lpad(g::text, 2, '0')))) FROM generate_series(1, 10) g),
     'edges', '[{"source": "l1", "target": "h"}, {"source": "l2", "target": "h"}, {"source": "h", "target": "l3"},
                {"source": "h", "target": "l4"}, {"source": "l1", "target": "l3"}]'::jsonb))$$, 'ingest the star');
-SELECT is(idgraph.refresh_centrality('exact') - 'seconds' - 'seconds_compute' - 'graph_version' - 'threads',
+SELECT is(idgraph.refresh_centrality('exact') - 'seconds' - 'seconds_compute' - 'graph_version' - 'threads'
+            - 'seconds_load' - 'seconds_write' - 'rows_written' - 'rows_updated' - 'rows_inserted'
+            - 'cache_bytes_services' - 'cache_bytes_edges' - 'graph_edges',
           '{"services": 15, "edges": 5, "mode": "exact"}', 'refresh_centrality(''exact'') over 15 services and 5 edges');
 -- Directed betweenness, by hand: shortest paths through h: l1->h->l4, l2->h->l3, l2->h->l4 (l1->l3 is direct) = 3.
 -- Nobody else lies inside a shortest path. Normalized: 3 / ((n-1)(n-2)) = 3 / 182.

@@ -89,6 +89,16 @@ impl Csr {
         })
     }
 
+    /// Bytes held on the heap (capacities): (the offsets, which grow with the nodes; the
+    /// neighbour lists, which grow with the edges).
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        let u = std::mem::size_of::<u32>();
+        (
+            (self.out_off.capacity() + self.in_off.capacity() + self.und_off.capacity()) * u,
+            (self.out_adj.capacity() + self.in_adj.capacity() + self.und_adj.capacity()) * u,
+        )
+    }
+
     /// Number of nodes `n`; the nodes are `0..n`.
     pub fn len(&self) -> usize {
         self.n

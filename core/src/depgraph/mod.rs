@@ -19,6 +19,6 @@ pub use availability::{
 pub use ingest::{parse_document, IngestDoc, IngestEdge, IngestNode, ValidationError, LIMITS};
 pub use model::{
     Components, Criticality, DiscoverySource, Edge, EdgeObservation, Graph, GraphDelta, GraphError,
-    Kind, Mode, PairChange, Service,
+    HeapBytes, Kind, Mode, PairChange, Service,
 };
 pub use traverse::{cycles, traverse, update_cycles, Cycle, Direction, Reached, MAX_DEPTH};

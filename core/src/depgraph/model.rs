@@ -210,6 +210,17 @@ pub struct Graph {
     /// Component of each node in the graph of required (sync + hard, fresh) edges,
     /// computed on first use.
     required_components: std::sync::OnceLock<Components>,
+    /// The fresh topology as centrality sees it (distinct pairs, no self loops), built
+    /// from this graph on first use.
+    topology: std::sync::OnceLock<Result<crate::centrality::Csr, crate::centrality::CentralityError>>,
+}
+
+/// Heap bytes of a graph: the part that grows with the services and the part that grows
+/// with the edges ([`Graph::heap_bytes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapBytes {
+    pub services: usize,
+    pub edges: usize,
 }
 
 /// Strongly connected components: the component of each node and each component's members.
@@ -315,6 +326,7 @@ impl Graph {
         self.in_offsets = in_offsets;
         self.in_edges = in_edges;
         self.required_components = std::sync::OnceLock::new();
+        self.topology = std::sync::OnceLock::new();
     }
 
     /// Applies a change in place: the graph becomes what [`Graph::build`] makes of the
@@ -395,10 +407,67 @@ impl Graph {
             self.reindex();
         } else if !changes.is_empty() {
             // Same pairs, other attributes: the adjacency stands, the required
-            // components may not.
+            // components and the fresh topology may not.
             self.required_components = std::sync::OnceLock::new();
+            self.topology = std::sync::OnceLock::new();
         }
         changes
+    }
+
+    /// The fresh topology over the same node indices: every pair with a fresh effective
+    /// edge (at least one source's observation not stale), self loops dropped — the graph
+    /// centrality measures. Built from this graph once, on first use; the one builder of
+    /// the centrality CSR from the model.
+    pub fn topology(&self) -> Result<&crate::centrality::Csr, crate::centrality::CentralityError> {
+        self.topology
+            .get_or_init(|| {
+                let pairs: Vec<(u32, u32)> = self
+                    .edges
+                    .iter()
+                    .filter(|e| !e.stale)
+                    .map(|e| (e.from, e.to))
+                    .collect();
+                crate::centrality::Csr::from_edges(self.len(), &pairs)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Bytes this graph holds on the heap, split into what grows with the services
+    /// (services with their ids, the id index, the adjacency offsets, the required-edge
+    /// components) and what grows with the edges (the effective edges with their
+    /// redundancy groups, the adjacency lists), the lazily built centrality topology
+    /// included once built. Capacities, not lengths; a hash map counts its buckets at
+    /// key + value + one control byte each (hashbrown's layout), a close lower bound.
+    pub fn heap_bytes(&self) -> HeapBytes {
+        use std::mem::size_of;
+        let u = size_of::<u32>();
+        let strings: usize = self.services.iter().map(|s| s.id.capacity()).sum();
+        let services = self.services.capacity() * size_of::<Service>() + strings;
+        let index = self.index.capacity() * (size_of::<String>() + u + 1)
+            + self.index.keys().map(|k| k.capacity()).sum::<usize>();
+        let groups: usize = self
+            .edges
+            .iter()
+            .filter_map(|e| e.redundancy_group.as_ref())
+            .map(|g| g.capacity())
+            .sum();
+        let edges = self.edges.capacity() * size_of::<Edge>() + groups;
+        let offsets = (self.out_offsets.capacity() + self.in_offsets.capacity()) * u;
+        let lists = (self.out_edges.capacity() + self.in_edges.capacity()) * u;
+        let components = self.required_components.get().map_or(0, |c| {
+            (c.of.capacity() + c.members.iter().map(Vec::capacity).sum::<usize>()) * u
+                + c.members.capacity() * size_of::<Vec<u32>>()
+                + c.cyclic.capacity()
+        });
+        let (t_nodes, t_edges) = match self.topology.get() {
+            Some(Ok(t)) => t.heap_bytes(),
+            _ => (0, 0),
+        };
+        HeapBytes {
+            services: services + index + offsets + components + t_nodes,
+            edges: edges + lists + t_edges,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -592,5 +661,29 @@ pub(crate) mod tests {
         assert_eq!(g.out_edges(a).len(), 2);
         assert_eq!(g.in_edges(c).len(), 2);
         assert!(g.lookup("zz").is_err());
+    }
+
+    #[test]
+    fn topology_is_the_fresh_pairs_without_self_loops() {
+        let services = vec![svc("a", None), svc("b", None), svc("c", None)];
+        let mut stale = obs("b", "c");
+        stale.stale = true;
+        // a -> b twice (two sources, one fresh), b -> c stale only, c -> c a self loop.
+        let mut mesh = obs("a", "b");
+        mesh.discovery = DiscoverySource::ServiceMesh;
+        mesh.stale = true;
+        let g = Graph::build(services, &[obs("a", "b"), mesh, stale, obs("c", "c"), obs("c", "a")]);
+        let t = g.topology().unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.edge_count(), 2);
+        let (a, b, c) = (g.lookup("a").unwrap(), g.lookup("b").unwrap(), g.lookup("c").unwrap());
+        assert_eq!(t.out_neighbors(a), &[b]);
+        assert_eq!(t.out_neighbors(c), &[a]);
+        assert!(t.out_neighbors(b).is_empty());
+        // Built once: the same allocation on the second call, counted by heap_bytes.
+        assert!(std::ptr::eq(t, g.topology().unwrap()));
+        let h = g.heap_bytes();
+        assert!(h.services >= t.heap_bytes().0 + 3 * std::mem::size_of::<Service>());
+        assert!(h.edges >= t.heap_bytes().1 + 3 * std::mem::size_of::<Edge>());
     }
 }

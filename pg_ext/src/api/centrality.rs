@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::backend;
 use crate::error::{required, IdgraphError, OrRaise};
+use crate::graph_cache::{self, Snapshot};
 
 /// Runs a betweenness computation on the backend's pool, step by step, checking for
 /// cancel between steps on the backend's own thread. Each step keeps every pool thread
@@ -61,85 +62,111 @@ fn spi_err(e: pgrx::spi::SpiError) -> IdgraphError {
     )
 }
 
-/// Distinct fresh directed pairs (no self loops) among all services, with dense indices.
-struct Topology {
-    pks: Vec<i32>,
-    names: Vec<String>,
-    csr: Csr,
-    version: i64,
+/// The topology centrality measures, from the backend's cached graph snapshot (the one
+/// the graph functions use, `graph_cache::snapshot`): its fresh distinct pairs without
+/// self loops (`Graph::topology`), node `i` being `snap.pks[i]`.
+fn topology_of(snap: &Snapshot) -> Result<&Csr, IdgraphError> {
+    let csr = snap
+        .graph
+        .topology()
+        .map_err(|e| IdgraphError::internal(e.to_string()))?;
+    if snap.pks.len() != csr.len() {
+        return Err(IdgraphError::internal(format!(
+            "the graph snapshot has {} services but {} service pks",
+            csr.len(),
+            snap.pks.len()
+        )));
+    }
+    Ok(csr)
 }
 
-fn load_topology() -> Result<Topology, IdgraphError> {
-    Spi::connect(|client| {
-        let version = required(
-            client
-                .select(
-                    "SELECT topology_version FROM idgraph.graph_state",
-                    None,
-                    &[],
-                )
-                .map_err(spi_err)?
-                .first()
-                .get_one::<i64>()
-                .map_err(spi_err)?,
-            "idgraph.graph_state.topology_version",
-        )?;
-        let mut pks = Vec::new();
-        let mut names = Vec::new();
-        let mut index: HashMap<i32, u32> = HashMap::new();
-        for (i, row) in client
-            .select(
-                "SELECT service_pk, service_id FROM idgraph.services ORDER BY service_pk",
+/// Rows a refresh wrote: (updated, inserted).
+type Written = (i64, i64);
+
+/// Writes a refresh's values, only where they differ from the stored ones (one statement:
+/// an UPDATE of the rows whose values are distinct, an INSERT of the services without a
+/// row), and records the refresh in `idgraph.centrality_state`. Rows of services deleted
+/// since the snapshot are gone already (ON DELETE CASCADE) and a service created since has
+/// no value here: nothing is deleted.
+#[allow(clippy::too_many_arguments)]
+fn write_refresh(
+    snap: &Snapshot,
+    in_d: Vec<i32>,
+    out_d: Vec<i32>,
+    bc: Vec<f64>,
+    bcn: Vec<f64>,
+    clu: Vec<f64>,
+    mode: &str,
+) -> Result<Written, IdgraphError> {
+    let names: Vec<&str> = (0..snap.graph.len() as u32).map(|i| snap.graph.id(i)).collect();
+    Spi::connect_mut(|client| {
+        // Refreshes write one at a time, rows then state: the last to write the state is
+        // the last to have written the rows.
+        client
+            .update("SELECT 1 FROM idgraph.centrality_state FOR UPDATE", None, &[])
+            .map_err(spi_err)?;
+        let row = client
+            .update(
+                "WITH u AS (
+                   SELECT * FROM unnest($1::int[], $2::text[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::float8[])
+                          AS u(pk, name, i, o, b, bn, cl)),
+                 upd AS (
+                   UPDATE idgraph.centrality c
+                      SET service = u.name, in_degree = u.i, out_degree = u.o, degree = u.i + u.o, betweenness = u.b,
+                          betweenness_normalized = u.bn, clustering = u.cl, graph_version = $8,
+                          betweenness_version = $8, betweenness_mode = $9, computed_at = now(),
+                          betweenness_computed_at = now()
+                     FROM u
+                    WHERE c.service_pk = u.pk
+                      AND (c.service, c.in_degree, c.out_degree, c.degree, c.betweenness, c.betweenness_normalized,
+                           c.clustering, c.betweenness_mode)
+                          IS DISTINCT FROM (u.name, u.i, u.o, u.i + u.o, u.b, u.bn, u.cl, $9)
+                   RETURNING 1),
+                 ins AS (
+                   INSERT INTO idgraph.centrality AS c (service_pk, service, in_degree, out_degree, degree, betweenness,
+                          betweenness_normalized, clustering, graph_version, betweenness_version, betweenness_mode,
+                          computed_at, betweenness_computed_at)
+                   SELECT u.pk, u.name, u.i, u.o, u.i + u.o, u.b, u.bn, u.cl, $8, $8, $9, now(), now()
+                     FROM u
+                    WHERE NOT EXISTS (SELECT 1 FROM idgraph.centrality x WHERE x.service_pk = u.pk)
+                      AND EXISTS (SELECT 1 FROM idgraph.services s WHERE s.service_pk = u.pk)
+                   ON CONFLICT (service_pk) DO UPDATE
+                      SET service = excluded.service, in_degree = excluded.in_degree, out_degree = excluded.out_degree,
+                          degree = excluded.degree, betweenness = excluded.betweenness,
+                          betweenness_normalized = excluded.betweenness_normalized, clustering = excluded.clustering,
+                          graph_version = $8, betweenness_version = $8, betweenness_mode = $9,
+                          computed_at = now(), betweenness_computed_at = now()
+                   RETURNING 1)
+                 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)",
                 None,
-                &[],
+                &[
+                    snap.pks.clone().into(),
+                    names.into(),
+                    in_d.into(),
+                    out_d.into(),
+                    bc.into(),
+                    bcn.into(),
+                    clu.into(),
+                    snap.topology_version.into(),
+                    mode.into(),
+                ],
             )
             .map_err(spi_err)?
-            .enumerate()
-        {
-            if i % 8192 == 0 {
-                check_for_interrupts!();
-            }
-            let pk = required(row.get::<i32>(1).map_err(spi_err)?, "services.service_pk")?;
-            index.insert(pk, pks.len() as u32);
-            pks.push(pk);
-            names.push(required(
-                row.get::<String>(2).map_err(spi_err)?,
-                "services.service_id",
-            )?);
-        }
-        let mut edges = Vec::new();
-        for (i, row) in client
-            .select(
-                // No DISTINCT: Csr::from_edges sorts and de-duplicates (pairs observed by
-                // several sources) and drops self loops itself, without a HashAggregate.
-                "SELECT source_pk, target_pk FROM idgraph.edges WHERE NOT stale",
+            .first()
+            .get_two::<i64, i64>()
+            .map_err(spi_err)?;
+        let updated = required(row.0, "the refresh's updated row count")?;
+        let inserted = required(row.1, "the refresh's inserted row count")?;
+        client
+            .update(
+                "UPDATE idgraph.centrality_state
+                    SET betweenness_version = $1, betweenness_mode = $2, betweenness_computed_at = now(),
+                        rows_written = $3",
                 None,
-                &[],
+                &[snap.topology_version.into(), mode.into(), (updated + inserted).into()],
             )
-            .map_err(spi_err)?
-            .enumerate()
-        {
-            if i % 8192 == 0 {
-                check_for_interrupts!();
-            }
-            let s = required(row.get::<i32>(1).map_err(spi_err)?, "edges.source_pk")?;
-            let t = required(row.get::<i32>(2).map_err(spi_err)?, "edges.target_pk")?;
-            // Each statement reads its own snapshot: an edge committed together with a new
-            // service after the services were read names one not in `index`. Such an edge
-            // belongs to a later topology version than the one recorded here, so it is
-            // left for the next refresh, not an error.
-            if let (Some(&a), Some(&b)) = (index.get(&s), index.get(&t)) {
-                edges.push((a, b));
-            }
-        }
-        let csr = Csr::from_edges(pks.len(), &edges)
-            .map_err(|e| IdgraphError::internal(e.to_string()))?;
-        Ok(Topology {
-            pks,
-            names,
-            csr,
-            version,
-        })
+            .map_err(spi_err)?;
+        Ok((updated, inserted))
     })
 }
 
@@ -173,14 +200,16 @@ pub fn refresh_centrality(
                 .raise()
         }
     };
-    let topo = load_topology().or_raise();
-    let n = topo.pks.len();
+    let snap = graph_cache::snapshot().or_raise();
+    let csr = topology_of(&snap).or_raise();
+    let n = csr.len();
+    let seconds_load = started.elapsed().as_secs_f64();
     let pool = backend::pool().or_raise();
     let (run, mode) = match sampled {
-        None => (Brandes::exact(&topo.csr, false), "exact".to_string()),
+        None => (Brandes::exact(csr, false), "exact".to_string()),
         Some(k) => {
             let k = k.min(n.max(1));
-            match Brandes::sampled(&topo.csr, k, 42, false) {
+            match Brandes::sampled(csr, k, 42, false) {
                 Ok(run) => (run, format!("sampled:{k}")),
                 Err(e) => IdgraphError::invalid(e.to_string()).raise(),
             }
@@ -188,49 +217,34 @@ pub fn refresh_centrality(
     };
     let bc = betweenness_on(&pool, run);
     let norm = centrality::normalization(n, false);
-    let deg = centrality::degrees(&topo.csr);
-    let clu = clustering_on(&pool, &topo.csr);
+    let deg = centrality::degrees(csr);
+    let clu = clustering_on(&pool, csr);
     let seconds_compute = started.elapsed().as_secs_f64();
 
     let in_d: Vec<i32> = deg.iter().map(|d| d.0 as i32).collect();
     let out_d: Vec<i32> = deg.iter().map(|d| d.1 as i32).collect();
     let bcn: Vec<f64> = bc.iter().map(|x| x * norm).collect();
-    Spi::run_with_args(
-        "INSERT INTO idgraph.centrality AS c (service_pk, service, in_degree, out_degree, degree, betweenness,
-                betweenness_normalized, clustering, graph_version, betweenness_version, betweenness_mode,
-                computed_at, betweenness_computed_at)
-         SELECT u.pk, u.name, u.i, u.o, u.i + u.o, u.b, u.bn, u.cl, $8, $8, $9, now(), now()
-           FROM unnest($1::int[], $2::text[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::float8[])
-                AS u(pk, name, i, o, b, bn, cl)
-         ON CONFLICT (service_pk) DO UPDATE
-            SET service = excluded.service, in_degree = excluded.in_degree, out_degree = excluded.out_degree,
-                degree = excluded.degree, betweenness = excluded.betweenness,
-                betweenness_normalized = excluded.betweenness_normalized, clustering = excluded.clustering,
-                graph_version = $8, betweenness_version = $8, betweenness_mode = $9,
-                computed_at = now(), betweenness_computed_at = now()
-         ",
-        &[
-            topo.pks.clone().into(),
-            topo.names.clone().into(),
-            in_d.into(),
-            out_d.into(),
-            bc.clone().into(),
-            bcn.into(),
-            clu.into(),
-            topo.version.into(),
-            mode.clone().into(),
-        ],
-    )
-    .map_err(spi_err)
-    .or_raise();
+    let (updated, inserted) = write_refresh(&snap, in_d, out_d, bc, bcn, clu, &mode).or_raise();
+    let seconds = started.elapsed().as_secs_f64();
+    let cache_bytes = snap.heap_bytes();
     JsonB(json!({
         "services": n,
-        "edges": topo.csr.edge_count(),
+        "edges": csr.edge_count(),
         "mode": mode,
-        "graph_version": topo.version,
+        "graph_version": snap.topology_version,
         "threads": pool.current_num_threads(),
-        "seconds": started.elapsed().as_secs_f64(),
+        "seconds": seconds,
         "seconds_compute": seconds_compute,
+        "seconds_load": seconds_load,
+        "seconds_write": seconds - seconds_compute,
+        "rows_written": updated + inserted,
+        "rows_updated": updated,
+        "rows_inserted": inserted,
+        // The cached snapshot's heap bytes (graph, pks, SLO targets, the centrality
+        // topology built from it): what grows with the services, what with the edges.
+        "cache_bytes_services": cache_bytes.0,
+        "cache_bytes_edges": cache_bytes.1,
+        "graph_edges": snap.graph.edge_count(),
     }))
 }
 
@@ -319,15 +333,18 @@ pub fn _centrality_touch(p_sources: Vec<i32>, p_targets: Vec<i32>) {
     )
     .or_raise();
     if endpoints.len() as i64 * 4 > services {
-        let topo = load_topology().or_raise();
-        let deg = centrality::degrees(&topo.csr);
-        let clu = clustering_on(&backend::pool().or_raise(), &topo.csr);
+        // The snapshot of this transaction's graph (cached under its own key; the graph
+        // calls after the commit find it current).
+        let snap = graph_cache::snapshot().or_raise();
+        let csr = topology_of(&snap).or_raise();
+        let deg = centrality::degrees(csr);
+        let clu = clustering_on(&backend::pool().or_raise(), csr);
         write_local(
-            &topo.pks,
+            &snap.pks,
             deg.iter().map(|d| d.0 as i32).collect(),
             deg.iter().map(|d| d.1 as i32).collect(),
             clu,
-            topo.version,
+            snap.topology_version,
         )
         .or_raise();
         return;
