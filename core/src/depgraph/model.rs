@@ -212,7 +212,8 @@ pub struct Graph {
     required_components: std::sync::OnceLock<Components>,
     /// The fresh topology as centrality sees it (distinct pairs, no self loops), built
     /// from this graph on first use.
-    topology: std::sync::OnceLock<Result<crate::centrality::Csr, crate::centrality::CentralityError>>,
+    topology:
+        std::sync::OnceLock<Result<crate::centrality::Csr, crate::centrality::CentralityError>>,
 }
 
 /// Heap bytes of a graph: the part that grows with the services and the part that grows
@@ -672,11 +673,18 @@ pub(crate) mod tests {
         let mut mesh = obs("a", "b");
         mesh.discovery = DiscoverySource::ServiceMesh;
         mesh.stale = true;
-        let g = Graph::build(services, &[obs("a", "b"), mesh, stale, obs("c", "c"), obs("c", "a")]);
+        let g = Graph::build(
+            services,
+            &[obs("a", "b"), mesh, stale, obs("c", "c"), obs("c", "a")],
+        );
         let t = g.topology().unwrap();
         assert_eq!(t.len(), 3);
         assert_eq!(t.edge_count(), 2);
-        let (a, b, c) = (g.lookup("a").unwrap(), g.lookup("b").unwrap(), g.lookup("c").unwrap());
+        let (a, b, c) = (
+            g.lookup("a").unwrap(),
+            g.lookup("b").unwrap(),
+            g.lookup("c").unwrap(),
+        );
         assert_eq!(t.out_neighbors(a), &[b]);
         assert_eq!(t.out_neighbors(c), &[a]);
         assert!(t.out_neighbors(b).is_empty());

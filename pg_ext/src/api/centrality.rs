@@ -98,12 +98,18 @@ fn write_refresh(
     clu: Vec<f64>,
     mode: &str,
 ) -> Result<Written, IdgraphError> {
-    let names: Vec<&str> = (0..snap.graph.len() as u32).map(|i| snap.graph.id(i)).collect();
+    let names: Vec<&str> = (0..snap.graph.len() as u32)
+        .map(|i| snap.graph.id(i))
+        .collect();
     Spi::connect_mut(|client| {
         // Refreshes write one at a time, rows then state: the last to write the state is
         // the last to have written the rows.
         client
-            .update("SELECT 1 FROM idgraph.centrality_state FOR UPDATE", None, &[])
+            .update(
+                "SELECT 1 FROM idgraph.centrality_state FOR UPDATE",
+                None,
+                &[],
+            )
             .map_err(spi_err)?;
         let row = client
             .update(
