@@ -847,6 +847,10 @@ mod tests {
                 prop_assert_eq!(g.in_edges(i), fresh.in_edges(i));
             }
             prop_assert_eq!(g.required_components().of.clone(), fresh.required_components().of.clone());
+            let (t, ft) = (g.topology().unwrap(), fresh.topology().unwrap());
+            for i in 0..fresh.len() as u32 {
+                prop_assert_eq!(t.out_neighbors(i), ft.out_neighbors(i));
+            }
             let upkept = update_cycles(&g, &old_cycles, &changes, &mut Cancel::never()).unwrap();
             prop_assert_eq!(upkept, cycles(&fresh, &mut Cancel::never()).unwrap());
         }

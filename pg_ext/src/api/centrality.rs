@@ -331,11 +331,18 @@ pub fn _centrality_touch(p_sources: Vec<i32>, p_targets: Vec<i32>) {
     let mut endpoints: Vec<i32> = p_sources.iter().chain(p_targets.iter()).copied().collect();
     endpoints.sort_unstable();
     endpoints.dedup();
+    // How many services, for the choice below: the planner's estimate does (a seq scan
+    // of every service cost a one-edge ingest more than the rest of this function); the
+    // count itself only while the table was never analyzed.
     let services = required(
-        Spi::get_one::<i64>("SELECT count(*) FROM idgraph.services")
-            .map_err(spi_err)
-            .or_raise(),
-        "count(*) of idgraph.services",
+        Spi::get_one::<i64>(
+            "SELECT CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint
+                         ELSE (SELECT count(*) FROM idgraph.services) END
+               FROM pg_catalog.pg_class c WHERE c.oid = 'idgraph.services'::regclass",
+        )
+        .map_err(spi_err)
+        .or_raise(),
+        "the number of idgraph.services",
     )
     .or_raise();
     if endpoints.len() as i64 * 4 > services {
