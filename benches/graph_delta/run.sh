@@ -6,7 +6,8 @@
 #      the backend's cache catches up from idgraph.graph_changes and upkeeps the cycles;
 #   2. the first graph call in a warm session right after another session's one-edge
 #      ingest (catch-up), beside the same call with no change in between;
-#   3. the first graph call in a fresh backend (a whole load: no shared cache), beside 2;
+#   3. the first graph call in a fresh backend (from the cache file pg_idgraph/, caught up
+#      from the change log), beside 2;
 #   4. re-ingest of the whole document, same session.
 # Driver and report: benches/graph_delta/bench.py (psycopg from benches/.venv); it writes
 # the graph-delta-bench section of benches/README.md.
