@@ -27,11 +27,13 @@ SELECT
      FROM idgraph.submissions WHERE status = 'pending') AS oldest_pending,
   (SELECT coalesce(jsonb_object_agg(status, n), '{}') FROM
      (SELECT status, count(*) AS n FROM idgraph.circular_dependency_alerts GROUP BY status) c) AS cycles,
-  (SELECT count(*) FROM idgraph.centrality c, idgraph.graph_state g, idgraph.centrality_state r
-    WHERE c.betweenness IS NULL OR r.betweenness_version IS DISTINCT FROM g.topology_version) AS centrality_stale,
-  (SELECT coalesce(extract(epoch FROM now() - coalesce((SELECT betweenness_computed_at FROM idgraph.centrality_state),
-                                                        min(computed_at))), 0)::float8
-     FROM idgraph.centrality) AS centrality_age,
+  (SELECT count(*) FROM idgraph.centrality c
+    WHERE c.betweenness IS NULL
+       OR (SELECT r.betweenness_version FROM idgraph.centrality_state r)
+          IS DISTINCT FROM (SELECT g.topology_version FROM idgraph.graph_state g)) AS centrality_stale,
+  coalesce(extract(epoch FROM now() - coalesce((SELECT r.betweenness_computed_at FROM idgraph.centrality_state r),
+                                              (SELECT min(c.computed_at) FROM idgraph.centrality c))), 0)::float8
+    AS centrality_age,
   (SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_catalog.pg_stat_user_tables
     WHERE relid = pg_catalog.to_regclass('idgraph.audit_log')) AS audit_rows,
   (SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_catalog.pg_stat_user_tables
