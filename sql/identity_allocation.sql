@@ -25,6 +25,12 @@ DECLARE
   v_hash text;
   v_owner uuid;
   v_new boolean := false;
+  v_locked boolean;
+  v_audit_id bigint;
+  v_logged_at timestamptz;
+  v_txid xid8;
+  v_sysid bigint;
+  v_duration bigint;
 BEGIN
   IF p_submission IS NULL OR p_external_id IS NULL OR p_external_id_type IS NULL OR p_column IS NULL THEN
     RAISE EXCEPTION 'submission, column, external id and its type must not be NULL' USING ERRCODE = '22004';
@@ -37,9 +43,16 @@ BEGIN
             HINT = 'An idgraph_admin registers targets with idgraph.register_target(table, column).';
   END IF;
   v_id := idgraph.normalize_external_id(p_external_id, p_external_id_type);
-  -- FOR KEY SHARE: concurrent allocations into one submission go together; commit and
-  -- rollback (FOR UPDATE) wait for them, so nothing slips into a closed submission.
-  SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+  -- The submission's lock in share mode: concurrent allocations into one submission go
+  -- together; commit and rollback take it exclusively and so wait for them, and the status
+  -- is read after it is granted, so nothing slips into a closed submission (the inlined
+  -- body of idgraph._open_submission, which says why it is not a row lock).
+  v_locked := idgraph._lock_submission(p_submission, false, true);
+  IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+  ELSE
+    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+  END IF;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'submission % does not exist', p_submission
       USING ERRCODE = 'P0002', HINT = 'Create one with idgraph.create_submission(name, source_system, data_type).';
@@ -91,10 +104,23 @@ BEGIN
     END IF;
   END IF;
 
-  INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, external_id, alloc_integer_id,
-                                 is_new, n_total, n_new, duration_us, sysid)
-  VALUES (v_actor, 'allocate', p_submission, v_target, v_id, v_alloc, v_new, 1, v_new::integer,
-          (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint, idgraph._system_identifier());
+  -- The audit row with its hash: every column the hash covers is set here (the defaults'
+  -- values), so that the row's hash is computed in this statement and the trigger, which
+  -- fires only for rows that come without one, is not called. The canonical text is
+  -- idgraph._audit_row_hash's, term for term (verify_audit recomputes it with that).
+  v_audit_id := nextval('idgraph.audit_log_audit_id_seq'::regclass);
+  v_logged_at := now();
+  v_txid := pg_current_xact_id();
+  v_sysid := idgraph._system_identifier();
+  v_duration := (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint;
+  INSERT INTO idgraph.audit_log (audit_id, logged_at, actor, db_user, action, submission_id, target_id, external_id,
+                                 alloc_integer_id, is_new, n_total, n_new, duration_us, txid, sysid, row_hash)
+  VALUES (v_audit_id, v_logged_at, v_actor, session_user, 'allocate', p_submission, v_target, v_id,
+          v_alloc, v_new, 1, v_new::integer, v_duration, v_txid, v_sysid,
+          sha256(convert_to(concat_ws('|',
+            v_audit_id, EXTRACT(epoch FROM v_logged_at), v_actor, session_user::text, 'allocate',
+            p_submission::text, v_target::text, v_id, coalesce(v_alloc::text, '-'),
+            v_new::text, 1, v_new::integer, '-', v_duration, v_txid, v_sysid), 'UTF8')));
   alloc_integer_id := v_alloc;
   is_new := v_new;
   RETURN NEXT;

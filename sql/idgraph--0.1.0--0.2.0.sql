@@ -1678,6 +1678,237 @@ $$;
 COMMENT ON FUNCTION idgraph.audit_problems() IS
   'Every inconsistency in the audit trail (changed rows, removed or inserted rows, broken seal chain). Empty when intact. Example: SELECT * FROM idgraph.audit_problems();';
 
+-- == allocation hot path (issue 9, speed; sql/schema.sql, identity_submissions.sql,
+-- identity_allocation.sql, pg_ext/src/api/identity.rs) ==
+-- Allocations hold their submission by its heavyweight lock in share mode instead of a
+-- FOR KEY SHARE row lock on the one submission row; commit and rollback take it
+-- exclusively; expiry tries it without waiting. _allocate computes its audit row's hash in
+-- its INSERT and the hash trigger fires only for rows that come without one.
+-- idgraph::api::identity::_lock_submission
+CREATE OR REPLACE FUNCTION "_lock_submission"(
+	"p_submission" uuid, /* pgrx :: datum :: Uuid */
+	"p_exclusive" bool, /* bool */
+	"p_wait" bool /* bool */
+) RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_lock_submission_wrapper';
+REVOKE ALL ON FUNCTION idgraph._lock_submission(uuid, boolean, boolean) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION idgraph._open_submission(p_submission uuid) RETURNS void
+LANGUAGE plpgsql VOLATILE
+-- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
+AS $$
+DECLARE
+  v_status text;
+  v_locked boolean;
+BEGIN
+  IF p_submission IS NULL THEN
+    RAISE EXCEPTION 'submission must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  v_locked := idgraph._lock_submission(p_submission, false, true);
+  IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+  ELSE
+    SELECT s.status INTO v_status FROM idgraph.submissions s
+     WHERE s.submission_id = p_submission FOR KEY SHARE;
+  END IF;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'submission % does not exist', p_submission
+      USING ERRCODE = 'P0002', HINT = 'Create one with idgraph.create_submission(name, source_system, data_type).';
+  END IF;
+  IF v_status <> 'pending' THEN
+    RAISE EXCEPTION 'submission % is %, it accepts no more allocations', p_submission, v_status
+      USING ERRCODE = '55000', HINT = 'Create a new submission.';
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph._close_submission(p_submission uuid, p_to text) RETURNS idgraph.submissions
+LANGUAGE plpgsql VOLATILE
+-- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
+AS $$
+DECLARE
+  v idgraph.submissions;
+  v_locked boolean;
+BEGIN
+  IF p_submission IS NULL THEN
+    RAISE EXCEPTION 'submission must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  -- The submission's lock, exclusively: waits for allocations in flight (they hold it in
+  -- share mode, see idgraph._open_submission); FOR UPDATE waits for those of a
+  -- transaction-wide snapshot, which hold FOR KEY SHARE as well.
+  v_locked := idgraph._lock_submission(p_submission, true, true);
+  SELECT * INTO v FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'submission % does not exist', p_submission USING ERRCODE = 'P0002';
+  END IF;
+  IF v.status <> 'pending' THEN
+    RAISE EXCEPTION 'submission % is already %; it cannot be %', p_submission, v.status,
+      CASE p_to WHEN 'committed' THEN 'committed' ELSE 'rolled back' END
+      USING ERRCODE = '55000';
+  END IF;
+  RETURN v;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph.expire_submissions(p_older_than interval DEFAULT NULL, p_limit integer DEFAULT 1000)
+RETURNS TABLE (submission_id uuid, submission_name text, allocations_rolled_back bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_age interval := coalesce(p_older_than, idgraph._submission_expiry_age());
+  r record;
+BEGIN
+  IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 100000 THEN
+    RAISE EXCEPTION 'limit must be 1 to 100000, got %', p_limit USING ERRCODE = '22023';
+  END IF;
+  IF v_age < interval '0' THEN
+    RAISE EXCEPTION 'the age must not be negative, got %', v_age USING ERRCODE = '22023';
+  END IF;
+  -- SKIP LOCKED and the lock tried without waiting: a submission with allocations in
+  -- flight (they hold its lock in share mode, FOR KEY SHARE too under REPEATABLE READ) or
+  -- being committed is left for the next run rather than waited for.
+  FOR r IN SELECT s.submission_id, s.submission_name FROM idgraph.submissions s
+            WHERE s.status = 'pending' AND s.created_at < now() - v_age
+            ORDER BY s.created_at, s.submission_id
+            LIMIT p_limit
+              FOR UPDATE SKIP LOCKED LOOP
+    CONTINUE WHEN NOT idgraph._lock_submission(r.submission_id, true, false);
+    submission_id := r.submission_id;
+    submission_name := r.submission_name;
+    SELECT rb.allocations_affected INTO allocations_rolled_back
+      FROM idgraph.rollback_submission(r.submission_id, 'expired') rb;
+    RETURN NEXT;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION idgraph.expire_submissions(interval, integer) IS
+$$Rolls back (reason 'expired', audited as every rollback) up to p_limit pending submissions older than p_older_than (NULL: idgraph.submission_expiry_age), oldest first, skipping any that is busy; returns those rolled back. The background worker calls it when idgraph.submission_expiry_enabled is on. Admin only.
+Example: SELECT * FROM idgraph.expire_submissions(interval '7 days');$$;
+CREATE OR REPLACE FUNCTION idgraph._allocate(
+    p_submission uuid, p_rel regclass, p_column text, p_external_id text,
+    p_external_id_type text, p_content_hash text, p_external_system_id text, p_external_data jsonb)
+RETURNS TABLE (alloc_integer_id bigint, is_new boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v_actor text := idgraph._actor();
+  v_target integer;
+  v_seq regclass;
+  v_id text;
+  v_alloc bigint;
+  v_status text;
+  v_hash text;
+  v_owner uuid;
+  v_new boolean := false;
+  v_locked boolean;
+  v_audit_id bigint;
+  v_logged_at timestamptz;
+  v_txid xid8;
+  v_sysid bigint;
+  v_duration bigint;
+BEGIN
+  IF p_submission IS NULL OR p_external_id IS NULL OR p_external_id_type IS NULL OR p_column IS NULL THEN
+    RAISE EXCEPTION 'submission, column, external id and its type must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  SELECT t.target_id, t.alloc_seq INTO v_target, v_seq
+    FROM idgraph.targets t WHERE t.table_oid = p_rel AND t.column_name = p_column;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'target %.% is not registered for allocation', p_rel, quote_ident(p_column)
+      USING ERRCODE = '42704',
+            HINT = 'An idgraph_admin registers targets with idgraph.register_target(table, column).';
+  END IF;
+  v_id := idgraph.normalize_external_id(p_external_id, p_external_id_type);
+  -- The submission's lock in share mode: concurrent allocations into one submission go
+  -- together; commit and rollback take it exclusively and so wait for them, and the status
+  -- is read after it is granted, so nothing slips into a closed submission (the inlined
+  -- body of idgraph._open_submission, which says why it is not a row lock).
+  v_locked := idgraph._lock_submission(p_submission, false, true);
+  IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
+    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+  ELSE
+    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+  END IF;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'submission % does not exist', p_submission
+      USING ERRCODE = 'P0002', HINT = 'Create one with idgraph.create_submission(name, source_system, data_type).';
+  ELSIF v_status <> 'pending' THEN
+    RAISE EXCEPTION 'submission % is %, it accepts no more allocations', p_submission, v_status
+      USING ERRCODE = '55000', HINT = 'Create a new submission.';
+  END IF;
+
+  SELECT a.alloc_integer_id, a.status, a.content_hash, a.submission_id INTO v_alloc, v_status, v_hash, v_owner
+    FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+  IF FOUND THEN
+    IF v_status = 'allocated' AND v_owner <> p_submission THEN
+      -- Still pending in another submission: this one shares it (see allocation_shares).
+      INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+      VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
+    END IF;
+    IF v_status = 'rolled_back' THEN
+      -- It comes back: same integer, now owned by this submission.
+      UPDATE idgraph.allocations a
+         SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
+             content_hash = coalesce(p_content_hash, a.content_hash)
+       WHERE a.target_id = v_target AND a.external_id = v_id AND a.status = 'rolled_back';
+      v_new := FOUND;
+    ELSIF p_content_hash IS NOT NULL AND p_content_hash IS DISTINCT FROM v_hash THEN
+      UPDATE idgraph.allocations a SET content_hash = p_content_hash
+       WHERE a.target_id = v_target AND a.external_id = v_id;
+    END IF;
+  ELSE
+    INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type, submission_id,
+                                          content_hash, external_system_id, external_data, created_by)
+    VALUES (v_target, v_id, nextval(v_seq), p_external_id_type, p_submission,
+            p_content_hash, p_external_system_id, p_external_data, v_actor)
+    ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
+    RETURNING a.alloc_integer_id INTO v_alloc;
+    IF FOUND THEN
+      v_new := true;
+    ELSE
+      -- Another session allocated it first and has committed (ON CONFLICT waited for it).
+      SELECT a.alloc_integer_id, a.status, a.submission_id INTO v_alloc, v_status, v_owner
+        FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
+          USING ERRCODE = '40001', HINT = 'Retry the transaction.';
+      END IF;
+      IF v_status = 'allocated' AND v_owner <> p_submission THEN
+        INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+        VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
+      END IF;
+    END IF;
+  END IF;
+
+  -- The audit row with its hash: every column the hash covers is set here (the defaults'
+  -- values), so that the row's hash is computed in this statement and the trigger, which
+  -- fires only for rows that come without one, is not called. The canonical text is
+  -- idgraph._audit_row_hash's, term for term (verify_audit recomputes it with that).
+  v_audit_id := nextval('idgraph.audit_log_audit_id_seq'::regclass);
+  v_logged_at := now();
+  v_txid := pg_current_xact_id();
+  v_sysid := idgraph._system_identifier();
+  v_duration := (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint;
+  INSERT INTO idgraph.audit_log (audit_id, logged_at, actor, db_user, action, submission_id, target_id, external_id,
+                                 alloc_integer_id, is_new, n_total, n_new, duration_us, txid, sysid, row_hash)
+  VALUES (v_audit_id, v_logged_at, v_actor, session_user, 'allocate', p_submission, v_target, v_id,
+          v_alloc, v_new, 1, v_new::integer, v_duration, v_txid, v_sysid,
+          sha256(convert_to(concat_ws('|',
+            v_audit_id, EXTRACT(epoch FROM v_logged_at), v_actor, session_user::text, 'allocate',
+            p_submission::text, v_target::text, v_id, coalesce(v_alloc::text, '-'),
+            v_new::text, 1, v_new::integer, '-', v_duration, v_txid, v_sysid), 'UTF8')));
+  alloc_integer_id := v_alloc;
+  is_new := v_new;
+  RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION idgraph._allocate(uuid, regclass, text, text, text, text, text, jsonb) IS
+  'Internal: allocate one id for a resolved target (called by idgraph.allocate and the sead_utility layer).';
+DROP TRIGGER audit_log_hash ON idgraph.audit_log;
+CREATE TRIGGER audit_log_hash BEFORE INSERT ON idgraph.audit_log
+  FOR EACH ROW WHEN (NEW.row_hash IS NULL) EXECUTE FUNCTION idgraph._audit_before_insert();
+
 -- == composite_availability and impact_analysis take p_detail (issue 10) ==
 -- 'summary' (the default) or 'full' (0.1.0's whole listing): new signatures, so the old
 -- functions go, and their grants with them (sqitch grants_graph_detail grants the new ones).

@@ -184,8 +184,12 @@ BEGIN
 END
 $$;
 
+-- Only for rows that come without a hash: the allocation hot path (idgraph._allocate)
+-- computes its row's hash in its INSERT, so that no trigger function runs per call; what a
+-- row may carry is the same as before (a restore's COPY brings its hash along too), and
+-- verify_audit() recomputes every hash with idgraph._audit_row_hash.
 CREATE TRIGGER audit_log_hash BEFORE INSERT ON idgraph.audit_log
-  FOR EACH ROW EXECUTE FUNCTION idgraph._audit_before_insert();
+  FOR EACH ROW WHEN (NEW.row_hash IS NULL) EXECUTE FUNCTION idgraph._audit_before_insert();
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON idgraph.audit_log
   FOR EACH ROW EXECUTE FUNCTION idgraph._append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON idgraph.audit_log

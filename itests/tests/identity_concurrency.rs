@@ -2,7 +2,8 @@
 //! (a) 32 sessions allocating the same 1,000 external ids one call at a time, in shuffled
 //!     orders, all at once: one integer per id, no integer shared, everyone agrees;
 //! (b) concurrent batch calls over overlapping, differently ordered sets: no deadlock, agreement;
-//! (c) allocations racing a commit of their submission: nothing is left 'allocated'.
+//! (c) allocations racing a commit of their submission (single and batch calls, READ
+//!     COMMITTED and REPEATABLE READ): nothing is left 'allocated', nothing slips in after.
 
 // Test code: a failed unwrap is a failed test, with the error in the panic message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -227,39 +228,70 @@ async fn concurrent_overlapping_batches_do_not_deadlock() {
     }
 }
 
-/// Runs `n` single allocations of fresh ids into `sub`, `per_tx` per transaction with a short
+/// How a racing worker allocates: transaction isolation, calls per transaction, and
+/// whether each call is a batch of two fresh ids instead of one single allocation.
+#[derive(Clone, Copy)]
+struct RaceWorker {
+    repeatable_read: bool,
+    per_tx: usize,
+    batch: bool,
+}
+
+/// Runs `n` allocations of fresh ids into `sub`, `per_tx` calls per transaction with a short
 /// sleep inside, until the submission stops accepting them. Returns the ids that were
-/// allocated and committed by this worker; panics on any error other than 55000.
+/// allocated and committed by this worker; panics on any error other than 55000 (and, under
+/// REPEATABLE READ, 40001: a transaction-wide snapshot that predates the commit).
 async fn allocate_until_closed(
     sub: Uuid,
     table: Arc<String>,
     n: usize,
-    per_tx: usize,
+    w: RaceWorker,
 ) -> Vec<String> {
     let mut c = connect_admin().await.unwrap();
     let mut done = Vec::new();
     let mut left = n;
     while left > 0 {
         let tx = c.transaction().await.unwrap();
+        if w.repeatable_read {
+            tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .await
+                .unwrap();
+        }
         let mut batch = Vec::new();
         let mut closed = false;
-        for _ in 0..per_tx.min(left) {
-            let ext = Uuid::new_v4().to_string();
-            match tx
-                .query_one(
-                    "SELECT alloc_integer_id FROM idgraph.allocate($1::uuid, $2::text, 'id', $3::text)",
-                    &[&sub, &*table, &ext],
+        for _ in 0..w.per_tx.min(left) {
+            let exts: Vec<String> = uuids(if w.batch { 2 } else { 1 });
+            let res = if w.batch {
+                tx.query(
+                    "SELECT alloc_integer_id FROM idgraph.allocate_batch($1::uuid, $2::text, 'id', $3::text[])",
+                    &[&sub, &*table, &exts],
                 )
                 .await
-            {
-                Ok(_) => batch.push(ext),
+                .map(|_| ())
+            } else {
+                tx.query_one(
+                    "SELECT alloc_integer_id FROM idgraph.allocate($1::uuid, $2::text, 'id', $3::text)",
+                    &[&sub, &*table, &exts[0]],
+                )
+                .await
+                .map(|_| ())
+            };
+            match res {
+                Ok(()) => batch.extend(exts),
                 Err(e) if e.code() == Some(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE) => {
+                    closed = true;
+                    break;
+                }
+                Err(e)
+                    if w.repeatable_read
+                        && e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) =>
+                {
                     closed = true;
                     break;
                 }
                 Err(e) => panic!("allocate failed with something other than 55000: {e:?}"),
             }
-            if per_tx > 1 {
+            if w.per_tx > 1 {
                 tx.batch_execute("SELECT pg_sleep(0.002)").await.unwrap();
             }
             left -= 1;
@@ -283,13 +315,18 @@ async fn allocations_racing_commit_are_never_left_allocated() {
         let sub = new_submission(&admin, &format!("itc-race-{round}")).await;
         let mut tasks = Vec::new();
         for w in 0..WORKERS {
-            // Half the workers allocate in autocommit, half in multi-call transactions.
-            let per_tx = if w % 2 == 0 { 1 } else { 5 };
+            // Half the workers allocate in autocommit, half in multi-call transactions; a
+            // quarter of them under REPEATABLE READ, a quarter by batches.
+            let worker = RaceWorker {
+                repeatable_read: w % 4 == 1,
+                per_tx: if w % 2 == 0 { 1 } else { 5 },
+                batch: w % 4 == 2,
+            };
             tasks.push(tokio::spawn(allocate_until_closed(
                 sub,
                 table.clone(),
                 100_000,
-                per_tx,
+                worker,
             )));
         }
         // Let them get going, then commit from another session.
@@ -454,4 +491,56 @@ async fn many_sessions_reviving_rolled_back_ids() {
         "all rows moved to the reviving submissions, status allocated"
     );
     assert_eq!(target_rows(&admin, &table).await, IDS as i64);
+}
+
+/// Expiry skips a submission with an allocation in flight (it holds the submission's lock
+/// in share mode) instead of waiting for it, and takes it once that allocation is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_skips_a_submission_with_an_allocation_in_flight() {
+    let admin = connect_admin().await.unwrap();
+    let table = fresh_target(&admin, "itc_expiry").await;
+    let sub = new_submission(&admin, "itc-expiry").await;
+    // Aged far beyond anything the other tests of this binary (running at the same time)
+    // create, so that the expiry below reaches this submission alone.
+    admin
+        .execute(
+            "UPDATE idgraph.submissions SET created_at = now() - interval '200 years' WHERE submission_id = $1",
+            &[&sub],
+        )
+        .await
+        .unwrap();
+    let mut writer = connect_admin().await.unwrap();
+    let tx = writer.transaction().await.unwrap();
+    tx.query_one(
+        "SELECT alloc_integer_id FROM idgraph.allocate($1::uuid, $2::text, 'id', $3::text)",
+        &[&sub, &table, &Uuid::new_v4().to_string()],
+    )
+    .await
+    .unwrap();
+    let expirer = connect_admin().await.unwrap();
+    expirer
+        .batch_execute("SET statement_timeout = '5s'")
+        .await
+        .unwrap();
+    let expired = expirer
+        .query(
+            "SELECT submission_id FROM idgraph.expire_submissions(interval '199 years', 100000) WHERE submission_id = $1",
+            &[&sub],
+        )
+        .await
+        .unwrap();
+    assert!(
+        expired.is_empty(),
+        "a busy submission is skipped, not waited for"
+    );
+    tx.commit().await.unwrap();
+    let expired = expirer
+        .query(
+            "SELECT allocations_rolled_back FROM idgraph.expire_submissions(interval '199 years', 100000) WHERE submission_id = $1",
+            &[&sub],
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1, "once idle it is expired");
+    assert_eq!(expired[0].get::<_, i64>(0), 1);
 }

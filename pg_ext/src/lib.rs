@@ -65,6 +65,7 @@ extension_sql_file!(
         api::identity::normalize_external_id,
         api::identity::normalize_external_ids,
         api::identity::_system_identifier,
+        api::identity::_lock_submission,
         api::actor::_principal,
         api::actor::_principal_team,
         api::actor::_invoker

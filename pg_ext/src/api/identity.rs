@@ -85,3 +85,53 @@ pub fn _system_identifier() -> i64 {
     let id = unsafe { pg_sys::GetSystemIdentifier() };
     i64::from_ne_bytes(id.to_ne_bytes())
 }
+
+/// The lock tag of a submission's allocation lock: an advisory-type tag in this database
+/// whose `objsubid` (field 4) is idgraph's own, so that `pg_advisory_lock(…)` calls, which
+/// use 1 and 2 there, can never take or block it. The key is the uuid's two halves
+/// xor-ed; two submissions that share a key only ever wait for each other, never miss a
+/// conflict.
+fn submission_locktag(submission: &pgrx::datum::Uuid) -> pg_sys::LOCKTAG {
+    let b = submission.as_bytes();
+    let word = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    pg_sys::LOCKTAG {
+        // SAFETY: MyDatabaseId is set for the whole life of a backend connected to a database.
+        locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
+        locktag_field2: word(0) ^ word(8),
+        locktag_field3: word(4) ^ word(12),
+        locktag_field4: SUBMISSION_LOCK_SUBID,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    }
+}
+
+/// `objsubid` of submission locks in `pg_locks` (advisory locks of SQL use 1 and 2).
+const SUBMISSION_LOCK_SUBID: u16 = 29;
+
+/// Takes this transaction's lock on a submission: shared by every allocation into it
+/// (they go on together), exclusive by its commit and rollback, which so wait for the
+/// allocations in flight and make those that come after see the closed state. It replaces
+/// the `FOR KEY SHARE` row lock every allocation took on the submission row, which wrote
+/// that one hot tuple (and a new multixact) on every call. A heavyweight lock in the lock
+/// manager's memory: held until the transaction ends, released by an abort or a killed
+/// backend, in the deadlock detector's view. Taken again in the same transaction it costs a
+/// local hash lookup. With `p_wait` false it does not wait and returns false when the lock
+/// is busy (expiry skips such submissions). Internal: executable by the extension's owner
+/// only.
+///
+/// ```sql
+/// SELECT idgraph._lock_submission('…'::uuid, false, true);  -- true
+/// ```
+#[pg_extern(volatile, strict, parallel_unsafe)]
+pub fn _lock_submission(p_submission: pgrx::datum::Uuid, p_exclusive: bool, p_wait: bool) -> bool {
+    let tag = submission_locktag(&p_submission);
+    let mode = if p_exclusive {
+        pg_sys::ExclusiveLock
+    } else {
+        pg_sys::ShareLock
+    } as pg_sys::LOCKMODE;
+    // SAFETY: a transaction-level lock (sessionLock false) on a tag built above, taken
+    // inside a transaction (this is a SQL function); the lock manager owns the memory.
+    let res = unsafe { pg_sys::LockAcquire(&tag, mode, false, !p_wait) };
+    res != pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL
+}
