@@ -83,13 +83,14 @@ async fn traceparent_reaches_the_logs_the_response_and_postgres() {
     let key = f.keys.all.clone();
     let sub = create_submission(&base, &key).await;
 
-    // Hold the submission's row so that the allocation waits in Postgres, where
-    // pg_stat_activity shows it with the trace id in its application_name.
+    // Hold the submission's lock exclusively, as its commit does, so that the allocation
+    // (which takes it in share mode) waits in Postgres, where pg_stat_activity shows it
+    // with the trace id in its application_name.
     let mut admin = admin().await;
     let tx = admin.transaction().await.unwrap();
     let sub_id: uuid::Uuid = sub.parse().unwrap();
     tx.execute(
-        "SELECT 1 FROM idgraph.submissions WHERE submission_id = $1 FOR UPDATE",
+        "SELECT idgraph._lock_submission($1, true, true)",
         &[&sub_id],
     )
     .await
@@ -139,7 +140,7 @@ async fn traceparent_reaches_the_logs_the_response_and_postgres() {
     let (wait, query) =
         seen.expect("the request's statement in pg_stat_activity under its trace id");
     assert!(query.contains("_allocate"), "{query}");
-    assert_eq!(wait, "Lock", "it waits for the row held above");
+    assert_eq!(wait, "Lock", "it waits for the submission lock held above");
     let res = inflight.await.unwrap();
     assert_eq!(res.status(), 200);
     let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
