@@ -40,17 +40,9 @@ struct ServiceRow {
     published_sla: Option<f64>,
 }
 
-/// An edge row (one discovery source's observation of a pair).
-#[derive(Debug, Clone)]
-struct EdgeRow {
-    source: String,
-    target: String,
-    discovery_source: String,
-    communication_mode: String,
-    criticality: String,
-    redundancy_group: Option<String>,
-    stale: bool,
-}
+/// The columns both edge queries read, in the order [`edge_observation`] takes them.
+const EDGE_COLUMNS: &str = "e.source_pk, e.target_pk, e.discovery_source, \
+     e.communication_mode, e.criticality, e.redundancy_group, e.stale";
 
 /// What a backend caches: the graph, the SLO targets, and the version they belong to.
 pub struct Snapshot {
@@ -511,10 +503,11 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
             let mut by_pair: HashMap<(i32, i32), Vec<EdgeObservation>> = HashMap::new();
             let rows = client
                 .select(
-                    "SELECT e.source_pk, e.target_pk, e.discovery_source, e.communication_mode,
-                            e.criticality, e.redundancy_group, e.stale
-                       FROM unnest($1::integer[], $2::integer[]) AS p(s, t)
-                       JOIN idgraph.edges e ON e.source_pk = p.s AND e.target_pk = p.t",
+                    &format!(
+                        "SELECT {EDGE_COLUMNS}
+                           FROM unnest($1::integer[], $2::integer[]) AS p(s, t)
+                           JOIN idgraph.edges e ON e.source_pk = p.s AND e.target_pk = p.t"
+                    ),
                     None,
                     &[src.into(), dst.into()],
                 )
@@ -527,25 +520,7 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
                 };
                 let source = node_name(&snap, &appended, si)?;
                 let target = node_name(&snap, &appended, ti)?;
-                let e = EdgeRow {
-                    source,
-                    target,
-                    discovery_source: required(
-                        row.get::<String>(3).map_err(spi_err)?,
-                        "edges.discovery_source",
-                    )?,
-                    communication_mode: required(
-                        row.get::<String>(4).map_err(spi_err)?,
-                        "edges.communication_mode",
-                    )?,
-                    criticality: required(
-                        row.get::<String>(5).map_err(spi_err)?,
-                        "edges.criticality",
-                    )?,
-                    redundancy_group: row.get::<String>(6).map_err(spi_err)?,
-                    stale: required(row.get::<bool>(7).map_err(spi_err)?, "edges.stale")?,
-                };
-                by_pair.entry((s, t)).or_default().push(observation(&e)?);
+                by_pair.entry((s, t)).or_default().push(edge_observation(&row, source, target)?);
             }
             for (s, t) in &pairs {
                 let (Some(&si), Some(&ti)) = (snap.nodes.get(s), snap.nodes.get(t)) else {
@@ -702,10 +677,7 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
                 // into a nested loop over both tables). An edge naming a service not read
                 // (committed after that statement) belongs to a later version: the
                 // version check after the load loads again.
-                "SELECT e.source_pk, e.target_pk, e.discovery_source, e.communication_mode,
-                        e.criticality, e.redundancy_group, e.stale
-                   FROM idgraph.edges e
-                  ORDER BY e.edge_pk",
+                &format!("SELECT {EDGE_COLUMNS} FROM idgraph.edges e ORDER BY e.edge_pk"),
                 None,
                 &[],
             )
@@ -719,21 +691,11 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
             let (Some(&si), Some(&ti)) = (nodes.get(&s), nodes.get(&t)) else {
                 continue;
             };
-            observations.push(observation(&EdgeRow {
-                source: services[si as usize].id.clone(),
-                target: services[ti as usize].id.clone(),
-                discovery_source: required(
-                    row.get::<String>(3).map_err(spi_err)?,
-                    "edges.discovery_source",
-                )?,
-                communication_mode: required(
-                    row.get::<String>(4).map_err(spi_err)?,
-                    "edges.communication_mode",
-                )?,
-                criticality: required(row.get::<String>(5).map_err(spi_err)?, "edges.criticality")?,
-                redundancy_group: row.get::<String>(6).map_err(spi_err)?,
-                stale: required(row.get::<bool>(7).map_err(spi_err)?, "edges.stale")?,
-            })?);
+            observations.push(edge_observation(
+                &row,
+                services[si as usize].id.clone(),
+                services[ti as usize].id.clone(),
+            )?);
         }
         let slo_targets = load_slo_targets(client)?;
         Ok(Snapshot {
@@ -771,26 +733,27 @@ fn service(s: &ServiceRow) -> Result<Service, IdgraphError> {
     })
 }
 
-fn observation(e: &EdgeRow) -> Result<EdgeObservation, IdgraphError> {
+/// One discovery source's observation of a pair from an edge row whose columns 3 to 7 are
+/// `discovery_source, communication_mode, criticality, redundancy_group, stale` (both edge
+/// queries select [`EDGE_COLUMNS`]); `source` and `target` are the endpoints' service ids.
+fn edge_observation(
+    row: &pgrx::spi::SpiHeapTupleData,
+    source: String,
+    target: String,
+) -> Result<EdgeObservation, IdgraphError> {
+    let text = |n: usize, column: &str| -> Result<String, IdgraphError> {
+        required(row.get::<String>(n).map_err(spi_err)?, column)
+    };
+    let discovery = text(3, "edges.discovery_source")?;
+    let mode = text(4, "edges.communication_mode")?;
+    let criticality = text(5, "edges.criticality")?;
     Ok(EdgeObservation {
-        source: e.source.clone(),
-        target: e.target.clone(),
-        discovery: parsed(
-            DiscoverySource::parse(&e.discovery_source),
-            "edges.discovery_source",
-            &e.discovery_source,
-        )?,
-        mode: parsed(
-            Mode::parse(&e.communication_mode),
-            "edges.communication_mode",
-            &e.communication_mode,
-        )?,
-        criticality: parsed(
-            Criticality::parse(&e.criticality),
-            "edges.criticality",
-            &e.criticality,
-        )?,
-        redundancy_group: e.redundancy_group.clone(),
-        stale: e.stale,
+        source,
+        target,
+        discovery: parsed(DiscoverySource::parse(&discovery), "edges.discovery_source", &discovery)?,
+        mode: parsed(Mode::parse(&mode), "edges.communication_mode", &mode)?,
+        criticality: parsed(Criticality::parse(&criticality), "edges.criticality", &criticality)?,
+        redundancy_group: row.get::<String>(6).map_err(spi_err)?,
+        stale: required(row.get::<bool>(7).map_err(spi_err)?, "edges.stale")?,
     })
 }
