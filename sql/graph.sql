@@ -30,6 +30,13 @@ DECLARE
   v_edges_created integer := 0;
   v_edges_updated integer := 0;
   v_conflicts jsonb;
+  -- A document of at most this many nodes plus edges is small: its scratch rows fit a page
+  -- or two, so the statistics the scratch tables already have plan it well (nested loops
+  -- over the indexes) and re-analyzing them, or truncating them twice (a new file each
+  -- time), would cost it more than its writes.
+  c_small constant integer := 64;
+  v_small boolean := jsonb_array_length(coalesce(p_nodes, '[]')) + jsonb_array_length(coalesce(p_edges, '[]')) <= c_small;
+  v_fresh boolean := false;
 BEGIN
   PERFORM idgraph._graph_write_lock();
   -- Nodes: last occurrence of a service_id in the document wins.
@@ -44,8 +51,12 @@ BEGIN
       source text, target text, communication_mode text, criticality text, protocol text,
       timeout_ms integer, retry_config jsonb, redundancy_group text, confidence float8,
       source_pk integer, target_pk integer) ON COMMIT DELETE ROWS;
+    v_fresh := true;
   END IF;
-  TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
+  -- Empty at the start of every transaction (the commit empties them); only an earlier
+  -- small document in this transaction leaves rows (a large one truncates them at its end).
+  DELETE FROM idgraph_ingest_nodes;
+  DELETE FROM idgraph_ingest_edges;
 
   INSERT INTO idgraph_ingest_nodes
   SELECT DISTINCT ON (r.service_id) r.service_id, r.metadata, r.team, r.criticality, r.kind, r.availability, r.published_sla
@@ -54,8 +65,12 @@ BEGIN
                                            availability float8, published_sla float8)
    ORDER BY r.service_id, e.ord DESC;
   -- Temp tables are never auto-analyzed; without statistics the joins below plan for a
-  -- table of several pages and hash-join every service even for one node.
-  ANALYZE idgraph_ingest_nodes;
+  -- table of several pages and hash-join every service even for one node. Analyzed once
+  -- per session, then for every large document (a small one is estimated from the pages
+  -- it fills at the density last analyzed).
+  IF v_fresh OR NOT v_small THEN
+    ANALYZE idgraph_ingest_nodes;
+  END IF;
 
   WITH changed AS (
     SELECT s.service_pk,
@@ -118,7 +133,9 @@ BEGIN
      SET source_pk = coalesce(e.source_pk, (SELECT s.service_pk FROM idgraph.services s WHERE s.service_id = e.source)),
          target_pk = coalesce(e.target_pk, (SELECT t.service_pk FROM idgraph.services t WHERE t.service_id = e.target))
    WHERE e.source_pk IS NULL OR e.target_pk IS NULL;
-  ANALYZE idgraph_ingest_edges;
+  IF v_fresh OR NOT v_small THEN
+    ANALYZE idgraph_ingest_edges;
+  END IF;
 
   WITH cur AS (
     SELECT d.edge_pk,
@@ -190,7 +207,10 @@ BEGIN
    WHERE jsonb_array_length(c.fields) > 0;
   END IF;
 
-  TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
+  -- A large document's rows are not kept until the commit.
+  IF NOT v_small THEN
+    TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
+  END IF;
   RETURN jsonb_build_object(
     'received', jsonb_build_object('nodes', jsonb_array_length(coalesce(p_nodes, '[]')),
                                    'edges', jsonb_array_length(coalesce(p_edges, '[]'))),
