@@ -2057,279 +2057,8 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'graph_cache_stats_wrapper';
 REVOKE ALL ON FUNCTION idgraph.graph_cache_stats() FROM PUBLIC;
 
--- == graph: ingest scratch tables made once per session (issue 10; sql/graph.sql) ==
-CREATE OR REPLACE FUNCTION idgraph._ingest_apply(p_source text, p_observed_at timestamptz, p_nodes jsonb, p_edges jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_created integer := 0;
-  v_updated integer := 0;
-  v_placeholders integer := 0;
-  v_edges_created integer := 0;
-  v_edges_updated integer := 0;
-  v_conflicts jsonb;
-BEGIN
-  PERFORM idgraph._graph_write_lock();
-  -- Nodes: last occurrence of a service_id in the document wins.
-  -- Scratch tables, made once per session and emptied at every commit (made and dropped
-  -- per transaction, they cost a one-edge document more than its writes, and churn the
-  -- catalog). IF NOT EXISTS would NOTICE on every later call.
-  IF to_regclass('pg_temp.idgraph_ingest_nodes') IS NULL THEN
-    CREATE TEMP TABLE idgraph_ingest_nodes (
-      service_id text PRIMARY KEY, metadata jsonb, team text, criticality text, kind text,
-      availability float8, published_sla float8) ON COMMIT DELETE ROWS;
-    CREATE TEMP TABLE idgraph_ingest_edges (
-      source text, target text, communication_mode text, criticality text, protocol text,
-      timeout_ms integer, retry_config jsonb, redundancy_group text, confidence float8,
-      source_pk integer, target_pk integer) ON COMMIT DELETE ROWS;
-  END IF;
-  TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
-
-  INSERT INTO idgraph_ingest_nodes
-  SELECT DISTINCT ON (r.service_id) r.service_id, r.metadata, r.team, r.criticality, r.kind, r.availability, r.published_sla
-    FROM jsonb_array_elements(coalesce(p_nodes, '[]')) WITH ORDINALITY AS e(v, ord),
-         LATERAL jsonb_to_record(e.v) AS r(service_id text, metadata jsonb, team text, criticality text, kind text,
-                                           availability float8, published_sla float8)
-   ORDER BY r.service_id, e.ord DESC;
-  -- Temp tables are never auto-analyzed; without statistics the joins below plan for a
-  -- table of several pages and hash-join every service even for one node.
-  ANALYZE idgraph_ingest_nodes;
-
-  WITH changed AS (
-    SELECT s.service_pk,
-           (s.metadata || coalesce(n.metadata, '{}'::jsonb), coalesce(n.team, s.team), coalesce(n.criticality, s.criticality),
-            coalesce(n.kind, s.kind), coalesce(n.availability, s.availability), coalesce(n.published_sla, s.published_sla), false)
-             IS DISTINCT FROM
-           (s.metadata, s.team, s.criticality, s.kind, s.availability, s.published_sla, s.discovered) AS changed
-      FROM idgraph.services s JOIN idgraph_ingest_nodes n ON n.service_id = s.service_id
-  ), upd AS (
-    UPDATE idgraph.services s
-       SET metadata = s.metadata || coalesce(n.metadata, '{}'::jsonb),
-           team = coalesce(n.team, s.team),
-           criticality = coalesce(n.criticality, s.criticality),
-           kind = coalesce(n.kind, s.kind),
-           availability = coalesce(n.availability, s.availability),
-           published_sla = coalesce(n.published_sla, s.published_sla),
-           discovered = false,
-           updated_at = CASE WHEN c.changed THEN now() ELSE s.updated_at END,
-           last_seen_at = greatest(s.last_seen_at, p_observed_at)
-      FROM idgraph_ingest_nodes n, changed c
-     WHERE n.service_id = s.service_id AND c.service_pk = s.service_pk
-       -- Rows with nothing new (not even a later observation) are not rewritten.
-       AND (c.changed OR s.last_seen_at < p_observed_at)
-    RETURNING c.changed
-  )
-  SELECT count(*) FILTER (WHERE changed) INTO v_updated FROM upd;
-
-  INSERT INTO idgraph.services (service_id, metadata, team, criticality, kind, availability, published_sla, last_seen_at)
-  SELECT n.service_id, coalesce(n.metadata, '{}'::jsonb), n.team, n.criticality, coalesce(n.kind, 'internal'),
-         n.availability, n.published_sla, p_observed_at
-    FROM idgraph_ingest_nodes n
-   WHERE NOT EXISTS (SELECT 1 FROM idgraph.services s WHERE s.service_id = n.service_id)
-  ON CONFLICT (service_id) DO NOTHING;
-  GET DIAGNOSTICS v_created = ROW_COUNT;
-
-  -- Edges: last occurrence of a (source, target) pair in the document wins.
-  -- Endpoints resolve to keys on the way in; only placeholders need a second look.
-  INSERT INTO idgraph_ingest_edges (source, target, communication_mode, criticality, protocol, timeout_ms,
-                                    retry_config, redundancy_group, confidence, source_pk, target_pk)
-  SELECT DISTINCT ON (r.source, r.target) r.source, r.target, r.communication_mode, r.criticality, r.protocol,
-         r.timeout_ms, r.retry_config, r.redundancy_group, r.confidence, s.service_pk, t.service_pk
-    FROM jsonb_array_elements(coalesce(p_edges, '[]')) WITH ORDINALITY AS e(v, ord)
-         CROSS JOIN LATERAL jsonb_to_record(e.v) AS r(source text, target text, communication_mode text, criticality text,
-                                           protocol text, timeout_ms integer, retry_config jsonb,
-                                           redundancy_group text, confidence float8)
-         LEFT JOIN idgraph.services s ON s.service_id = r.source
-         LEFT JOIN idgraph.services t ON t.service_id = r.target
-   ORDER BY r.source, r.target, e.ord DESC;
-
-  -- Unknown endpoints become placeholders (discovered = true).
-  INSERT INTO idgraph.services (service_id, discovered, last_seen_at)
-  SELECT DISTINCT x.id, true, p_observed_at
-    FROM (SELECT source AS id FROM idgraph_ingest_edges WHERE source_pk IS NULL
-          UNION SELECT target FROM idgraph_ingest_edges WHERE target_pk IS NULL) x
-   WHERE NOT EXISTS (SELECT 1 FROM idgraph.services s WHERE s.service_id = x.id)
-  ON CONFLICT (service_id) DO NOTHING;
-  GET DIAGNOSTICS v_placeholders = ROW_COUNT;
-
-  UPDATE idgraph_ingest_edges e
-     SET source_pk = coalesce(e.source_pk, (SELECT s.service_pk FROM idgraph.services s WHERE s.service_id = e.source)),
-         target_pk = coalesce(e.target_pk, (SELECT t.service_pk FROM idgraph.services t WHERE t.service_id = e.target))
-   WHERE e.source_pk IS NULL OR e.target_pk IS NULL;
-  ANALYZE idgraph_ingest_edges;
-
-  WITH cur AS (
-    SELECT d.edge_pk,
-           (coalesce(e.communication_mode, d.communication_mode), coalesce(e.criticality, d.criticality),
-            coalesce(e.protocol, d.protocol), coalesce(e.timeout_ms, d.timeout_ms), coalesce(e.retry_config, d.retry_config),
-            coalesce(e.redundancy_group, d.redundancy_group), coalesce(e.confidence, d.confidence), false)
-             IS DISTINCT FROM
-           (d.communication_mode, d.criticality, d.protocol, d.timeout_ms, d.retry_config, d.redundancy_group,
-            d.confidence, d.stale) AS changed,
-           e.communication_mode, e.criticality, e.protocol, e.timeout_ms, e.retry_config, e.redundancy_group, e.confidence
-      FROM idgraph_ingest_edges e
-      JOIN idgraph.edges d ON d.source_pk = e.source_pk AND d.target_pk = e.target_pk AND d.discovery_source = p_source
-  ), upd AS (
-    UPDATE idgraph.edges d
-       SET communication_mode = coalesce(c.communication_mode, d.communication_mode),
-           criticality = coalesce(c.criticality, d.criticality),
-           protocol = coalesce(c.protocol, d.protocol),
-           timeout_ms = coalesce(c.timeout_ms, d.timeout_ms),
-           retry_config = coalesce(c.retry_config, d.retry_config),
-           redundancy_group = coalesce(c.redundancy_group, d.redundancy_group),
-           confidence = coalesce(c.confidence, d.confidence),
-           stale = false,
-           last_observed_at = greatest(d.last_observed_at, p_observed_at)
-      FROM cur c
-     WHERE d.edge_pk = c.edge_pk
-       AND (c.changed OR d.last_observed_at < p_observed_at)
-    RETURNING c.changed
-  )
-  SELECT count(*) FILTER (WHERE changed) INTO v_edges_updated FROM upd;
-
-  INSERT INTO idgraph.edges (source_pk, target_pk, discovery_source, communication_mode, criticality, protocol,
-                             timeout_ms, retry_config, redundancy_group, confidence, first_observed_at, last_observed_at)
-  SELECT e.source_pk, e.target_pk, p_source, coalesce(e.communication_mode, 'sync'), coalesce(e.criticality, 'hard'),
-         e.protocol, e.timeout_ms, e.retry_config, e.redundancy_group, coalesce(e.confidence, 1.0), p_observed_at, p_observed_at
-    FROM idgraph_ingest_edges e
-   WHERE NOT EXISTS (SELECT 1 FROM idgraph.edges d
-                      WHERE d.source_pk = e.source_pk AND d.target_pk = e.target_pk AND d.discovery_source = p_source)
-  ON CONFLICT (source_pk, target_pk, discovery_source) DO NOTHING;
-  GET DIAGNOSTICS v_edges_created = ROW_COUNT;
-
-  -- Other sources that disagree with this one about a pair in the document (none to look
-  -- for while every edge comes from this source).
-  v_conflicts := '[]'::jsonb;
-  IF EXISTS (SELECT 1 FROM idgraph.edges o WHERE o.discovery_source <> p_source) THEN
-  SELECT coalesce(jsonb_agg(jsonb_build_object(
-           'source', c.source, 'target', c.target, 'fields', c.fields,
-           'values', jsonb_build_object(p_source, c.mine, c.other_source, c.theirs),
-           'effective_source', CASE WHEN idgraph.discovery_priority(p_source) < idgraph.discovery_priority(c.other_source)
-                                    THEN p_source ELSE c.other_source END)
-           ORDER BY c.source, c.target, c.other_source), '[]'::jsonb)
-    INTO v_conflicts
-    FROM (
-      SELECT e.source, e.target, o.discovery_source AS other_source,
-             to_jsonb(array_remove(ARRAY[
-               CASE WHEN m.communication_mode <> o.communication_mode THEN 'communication_mode' END,
-               CASE WHEN m.criticality <> o.criticality THEN 'criticality' END,
-               CASE WHEN m.protocol <> o.protocol THEN 'protocol' END,
-               CASE WHEN m.timeout_ms <> o.timeout_ms THEN 'timeout_ms' END,
-               CASE WHEN m.redundancy_group <> o.redundancy_group THEN 'redundancy_group' END], NULL)) AS fields,
-             jsonb_build_object('communication_mode', m.communication_mode, 'criticality', m.criticality,
-                                'protocol', m.protocol, 'timeout_ms', m.timeout_ms, 'redundancy_group', m.redundancy_group) AS mine,
-             jsonb_build_object('communication_mode', o.communication_mode, 'criticality', o.criticality,
-                                'protocol', o.protocol, 'timeout_ms', o.timeout_ms, 'redundancy_group', o.redundancy_group) AS theirs
-        FROM idgraph_ingest_edges e
-        JOIN idgraph.edges m ON m.source_pk = e.source_pk AND m.target_pk = e.target_pk AND m.discovery_source = p_source
-        JOIN idgraph.edges o ON o.source_pk = e.source_pk AND o.target_pk = e.target_pk
-                            AND o.discovery_source <> p_source AND NOT o.stale
-    ) c
-   WHERE jsonb_array_length(c.fields) > 0;
-  END IF;
-
-  TRUNCATE idgraph_ingest_nodes, idgraph_ingest_edges;
-  RETURN jsonb_build_object(
-    'received', jsonb_build_object('nodes', jsonb_array_length(coalesce(p_nodes, '[]')),
-                                   'edges', jsonb_array_length(coalesce(p_edges, '[]'))),
-    'created', jsonb_build_object('services', v_created, 'edges', v_edges_created),
-    'updated', jsonb_build_object('services', v_updated, 'edges', v_edges_updated),
-    'placeholders', v_placeholders,
-    'conflicts', v_conflicts);
-END
-$$;
-COMMENT ON FUNCTION idgraph._ingest_apply(text, timestamptz, jsonb, jsonb) IS
-  'Internal: writes a validated ingest document (called by idgraph.ingest_graph).';
-
--- == centrality: refresh from the cached graph snapshot, writing only changed rows (issue 10; sql/centrality.sql) ==
--- refresh_centrality() takes its topology from the graph functions' snapshot and writes
--- only the rows whose values changed; the last refresh's topology version lives in
--- idgraph.centrality_state, and a row's betweenness is current when that version is the
--- graph's. Seeded from the rows as 0.1.0 left them (every refresh stamped every row).
-CREATE TABLE idgraph.centrality_state (
-    singleton               boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    betweenness_version     bigint,       -- topology version of the last refresh
-    betweenness_mode        text,         -- its mode: 'exact' or 'sampled:<k>'
-    betweenness_computed_at timestamptz,  -- when it ran
-    rows_written            integer       -- rows of idgraph.centrality it changed
-);
-INSERT INTO idgraph.centrality_state DEFAULT VALUES;
-UPDATE idgraph.centrality_state r
-   SET betweenness_version = c.betweenness_version, betweenness_mode = c.betweenness_mode,
-       betweenness_computed_at = c.betweenness_computed_at
-  FROM (SELECT betweenness_version, betweenness_mode, betweenness_computed_at FROM idgraph.centrality
-         WHERE betweenness_version IS NOT NULL
-         ORDER BY betweenness_version DESC, betweenness_computed_at DESC LIMIT 1) c;
-COMMENT ON TABLE idgraph.centrality_state IS
-  'The last idgraph.refresh_centrality(): topology version, mode, time and rows written (only changed rows are).';
-REVOKE ALL ON idgraph.centrality_state FROM PUBLIC;
-CREATE OR REPLACE FUNCTION idgraph.centrality_of(p_service text)
-RETURNS TABLE (service text, in_degree integer, out_degree integer, degree integer, betweenness float8,
-               betweenness_normalized float8, clustering float8, graph_version bigint, computed_at timestamptz,
-               betweenness_version bigint, betweenness_computed_at timestamptz, betweenness_stale boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  RETURN QUERY
-    -- A row with a betweenness was written or confirmed by the last refresh: its value is
-    -- that refresh's (version, time).
-    SELECT c.service, c.in_degree, c.out_degree, c.degree, c.betweenness, c.betweenness_normalized, c.clustering,
-           c.graph_version, c.computed_at,
-           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_version END,
-           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_computed_at END,
-           c.betweenness IS NULL OR r.betweenness_version IS DISTINCT FROM g.topology_version
-      FROM idgraph.centrality c, idgraph.graph_state g, idgraph.centrality_state r
-     WHERE c.service_pk = idgraph._service_pk(p_service);
-  IF NOT FOUND THEN
-    -- A known service without a row has no edges yet: all zeros, betweenness unknown.
-    RETURN QUERY
-      SELECT p_service, 0, 0, 0, NULL::float8, NULL::float8, 0::float8, g.topology_version, now(),
-             NULL::bigint, NULL::timestamptz, true
-        FROM idgraph.graph_state g;
-  END IF;
-END
-$$;
-COMMENT ON FUNCTION idgraph.centrality_of(text) IS
-  'Centrality of one service from the materialized table, saying whether its betweenness is stale. Example: SELECT * FROM idgraph.centrality_of(''checkout'');';
-CREATE OR REPLACE FUNCTION idgraph.centrality_top(p_metric text, p_k integer DEFAULT 10)
-RETURNS TABLE (rank bigint, service text, value float8, in_degree integer, out_degree integer, degree integer,
-               betweenness float8, betweenness_normalized float8, clustering float8, stale boolean)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  v_current boolean;
-BEGIN
-  IF p_metric IS NULL OR p_metric NOT IN ('betweenness', 'betweenness_normalized', 'degree', 'in_degree', 'out_degree', 'clustering') THEN
-    RAISE EXCEPTION 'metric must be one of betweenness, betweenness_normalized, degree, in_degree, out_degree, clustering; got %', p_metric
-      USING ERRCODE = '22023';
-  END IF;
-  IF p_k IS NULL OR p_k < 1 OR p_k > 10000 THEN
-    RAISE EXCEPTION 'k must be between 1 and 10000, got %', p_k USING ERRCODE = '22023';
-  END IF;
-  SELECT r.betweenness_version IS NOT DISTINCT FROM g.topology_version INTO v_current
-    FROM idgraph.graph_state g, idgraph.centrality_state r;
-  -- The metric is whitelisted above; %I quotes it anyway. ORDER BY the bare column so the
-  -- per-metric index serves the top-k. Degree and clustering are kept current by the edge
-  -- trigger, so only betweenness can be stale.
-  RETURN QUERY EXECUTE format(
-    'SELECT row_number() OVER (ORDER BY t.%1$I DESC NULLS LAST, t.service), t.service, t.%1$I::float8,
-            t.in_degree, t.out_degree, t.degree, t.betweenness, t.betweenness_normalized, t.clustering,
-            CASE WHEN %2$L IN (''betweenness'', ''betweenness_normalized'')
-                 THEN t.betweenness IS NULL OR NOT $1 ELSE false END
-       FROM (SELECT * FROM idgraph.centrality c ORDER BY c.%1$I DESC NULLS LAST LIMIT $2) t
-      ORDER BY 1', p_metric, p_metric)
-    USING v_current, p_k;
-END
-$$;
-COMMENT ON FUNCTION idgraph.centrality_top(text, integer) IS
-  'Top k services by a centrality metric, read from the materialized table; each row says whether its value is stale. Example: SELECT * FROM idgraph.centrality_top(''betweenness'', 20);';
-
--- A small ingest document (a one-edge update) no longer re-analyzes or truncates the
--- scratch tables (issue 10: ~3 ms of a one-edge ingest).
+-- == graph: ingest scratch tables made once per session, a small document neither re-analyzes
+--    nor truncates them (issue 10; sql/graph.sql) ==
 CREATE OR REPLACE FUNCTION idgraph._ingest_apply(p_source text, p_observed_at timestamptz, p_nodes jsonb, p_edges jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -2534,3 +2263,88 @@ END
 $$;
 COMMENT ON FUNCTION idgraph._ingest_apply(text, timestamptz, jsonb, jsonb) IS
   'Internal: writes a validated ingest document (called by idgraph.ingest_graph).';
+
+-- == centrality: refresh from the cached graph snapshot, writing only changed rows (issue 10; sql/centrality.sql) ==
+-- refresh_centrality() takes its topology from the graph functions' snapshot and writes
+-- only the rows whose values changed; the last refresh's topology version lives in
+-- idgraph.centrality_state, and a row's betweenness is current when that version is the
+-- graph's. Seeded from the rows as 0.1.0 left them (every refresh stamped every row).
+CREATE TABLE idgraph.centrality_state (
+    singleton               boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    betweenness_version     bigint,       -- topology version of the last refresh
+    betweenness_mode        text,         -- its mode: 'exact' or 'sampled:<k>'
+    betweenness_computed_at timestamptz,  -- when it ran
+    rows_written            integer       -- rows of idgraph.centrality it changed
+);
+INSERT INTO idgraph.centrality_state DEFAULT VALUES;
+UPDATE idgraph.centrality_state r
+   SET betweenness_version = c.betweenness_version, betweenness_mode = c.betweenness_mode,
+       betweenness_computed_at = c.betweenness_computed_at
+  FROM (SELECT betweenness_version, betweenness_mode, betweenness_computed_at FROM idgraph.centrality
+         WHERE betweenness_version IS NOT NULL
+         ORDER BY betweenness_version DESC, betweenness_computed_at DESC LIMIT 1) c;
+COMMENT ON TABLE idgraph.centrality_state IS
+  'The last idgraph.refresh_centrality(): topology version, mode, time and rows written (only changed rows are).';
+REVOKE ALL ON idgraph.centrality_state FROM PUBLIC;
+CREATE OR REPLACE FUNCTION idgraph.centrality_of(p_service text)
+RETURNS TABLE (service text, in_degree integer, out_degree integer, degree integer, betweenness float8,
+               betweenness_normalized float8, clustering float8, graph_version bigint, computed_at timestamptz,
+               betweenness_version bigint, betweenness_computed_at timestamptz, betweenness_stale boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY
+    -- A row with a betweenness was written or confirmed by the last refresh: its value is
+    -- that refresh's (version, time).
+    SELECT c.service, c.in_degree, c.out_degree, c.degree, c.betweenness, c.betweenness_normalized, c.clustering,
+           c.graph_version, c.computed_at,
+           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_version END,
+           CASE WHEN c.betweenness IS NOT NULL THEN r.betweenness_computed_at END,
+           c.betweenness IS NULL OR r.betweenness_version IS DISTINCT FROM g.topology_version
+      FROM idgraph.centrality c, idgraph.graph_state g, idgraph.centrality_state r
+     WHERE c.service_pk = idgraph._service_pk(p_service);
+  IF NOT FOUND THEN
+    -- A known service without a row has no edges yet: all zeros, betweenness unknown.
+    RETURN QUERY
+      SELECT p_service, 0, 0, 0, NULL::float8, NULL::float8, 0::float8, g.topology_version, now(),
+             NULL::bigint, NULL::timestamptz, true
+        FROM idgraph.graph_state g;
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION idgraph.centrality_of(text) IS
+  'Centrality of one service from the materialized table, saying whether its betweenness is stale. Example: SELECT * FROM idgraph.centrality_of(''checkout'');';
+CREATE OR REPLACE FUNCTION idgraph.centrality_top(p_metric text, p_k integer DEFAULT 10)
+RETURNS TABLE (rank bigint, service text, value float8, in_degree integer, out_degree integer, degree integer,
+               betweenness float8, betweenness_normalized float8, clustering float8, stale boolean)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_current boolean;
+BEGIN
+  IF p_metric IS NULL OR p_metric NOT IN ('betweenness', 'betweenness_normalized', 'degree', 'in_degree', 'out_degree', 'clustering') THEN
+    RAISE EXCEPTION 'metric must be one of betweenness, betweenness_normalized, degree, in_degree, out_degree, clustering; got %', p_metric
+      USING ERRCODE = '22023';
+  END IF;
+  IF p_k IS NULL OR p_k < 1 OR p_k > 10000 THEN
+    RAISE EXCEPTION 'k must be between 1 and 10000, got %', p_k USING ERRCODE = '22023';
+  END IF;
+  SELECT r.betweenness_version IS NOT DISTINCT FROM g.topology_version INTO v_current
+    FROM idgraph.graph_state g, idgraph.centrality_state r;
+  -- The metric is whitelisted above; %I quotes it anyway. ORDER BY the bare column so the
+  -- per-metric index serves the top-k. Degree and clustering are kept current by the edge
+  -- trigger, so only betweenness can be stale.
+  RETURN QUERY EXECUTE format(
+    'SELECT row_number() OVER (ORDER BY t.%1$I DESC NULLS LAST, t.service), t.service, t.%1$I::float8,
+            t.in_degree, t.out_degree, t.degree, t.betweenness, t.betweenness_normalized, t.clustering,
+            CASE WHEN %2$L IN (''betweenness'', ''betweenness_normalized'')
+                 THEN t.betweenness IS NULL OR NOT $1 ELSE false END
+       FROM (SELECT * FROM idgraph.centrality c ORDER BY c.%1$I DESC NULLS LAST LIMIT $2) t
+      ORDER BY 1', p_metric, p_metric)
+    USING v_current, p_k;
+END
+$$;
+COMMENT ON FUNCTION idgraph.centrality_top(text, integer) IS
+  'Top k services by a centrality metric, read from the materialized table; each row says whether its value is stale. Example: SELECT * FROM idgraph.centrality_top(''betweenness'', 20);';
