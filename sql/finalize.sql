@@ -9,3 +9,5 @@ REVOKE ALL ON SCHEMA idgraph_alloc FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION idgraph.normalize_external_id(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION idgraph.normalize_external_ids(text[], text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION idgraph.guess_external_id_type(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION idgraph.external_id_key(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION idgraph.external_id_keys(text[]) TO PUBLIC;

@@ -23,7 +23,10 @@ DECLARE
   v_alloc bigint;
   v_status text;
   v_hash text;
-  v_owner uuid;
+  v_owner integer;     -- the row's owner, by submission_no
+  v_subno integer;     -- this submission's number
+  v_key uuid;
+  v_stored text;
   v_new boolean := false;
   v_locked boolean;
   v_audit_id bigint;
@@ -49,9 +52,10 @@ BEGIN
   -- body of idgraph._open_submission, which says why it is not a row lock).
   v_locked := idgraph._lock_submission(p_submission, false, true);
   IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
-    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+    SELECT s.status, s.submission_no INTO v_status, v_subno FROM idgraph.submissions s WHERE s.submission_id = p_submission;
   ELSE
-    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+    SELECT s.status, s.submission_no INTO v_status, v_subno FROM idgraph.submissions s
+     WHERE s.submission_id = p_submission FOR KEY SHARE;
   END IF;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'submission % does not exist', p_submission
@@ -61,43 +65,60 @@ BEGIN
       USING ERRCODE = '55000', HINT = 'Create a new submission.';
   END IF;
 
-  SELECT a.alloc_integer_id, a.status, a.content_hash, a.submission_id INTO v_alloc, v_status, v_hash, v_owner
-    FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+  -- The row under the id's 16-byte key (idgraph.external_id_key), its owner's number and
+  -- status: an allocation's status is its owner submission's.
+  v_key := idgraph.external_id_key(v_id);
+  SELECT a.alloc_integer_id, o.status, a.content_hash, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+    INTO v_alloc, v_status, v_hash, v_owner, v_stored
+    FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+   WHERE a.target_id = v_target AND a.id_key = v_key;
   IF FOUND THEN
-    IF v_status = 'allocated' AND v_owner <> p_submission THEN
+    IF v_stored <> v_id THEN
+      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
+                      quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
+        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+    END IF;
+    v_status := idgraph._allocation_status(v_status);
+    IF v_status = 'allocated' AND v_owner <> v_subno THEN
       -- Still pending in another submission: this one shares it (see allocation_shares).
       INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
       VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
     END IF;
     IF v_status = 'rolled_back' THEN
-      -- It comes back: same integer, now owned by this submission.
-      UPDATE idgraph.allocations a
-         SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
-             content_hash = coalesce(p_content_hash, a.content_hash)
-       WHERE a.target_id = v_target AND a.external_id = v_id AND a.status = 'rolled_back';
+      -- It comes back: same integer, now owned by this submission (unless a concurrent
+      -- call revived it first: then its owner is no longer the rolled-back one).
+      UPDATE idgraph.allocation_rows a
+         SET submission_no = v_subno, content_hash = coalesce(p_content_hash, a.content_hash)
+       WHERE a.target_id = v_target AND a.id_key = v_key AND a.submission_no = v_owner;
       v_new := FOUND;
     ELSIF p_content_hash IS NOT NULL AND p_content_hash IS DISTINCT FROM v_hash THEN
-      UPDATE idgraph.allocations a SET content_hash = p_content_hash
-       WHERE a.target_id = v_target AND a.external_id = v_id;
+      UPDATE idgraph.allocation_rows a SET content_hash = p_content_hash
+       WHERE a.target_id = v_target AND a.id_key = v_key;
     END IF;
   ELSE
-    INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type, submission_id,
-                                          content_hash, external_system_id, external_data, created_by)
-    VALUES (v_target, v_id, nextval(v_seq), p_external_id_type, p_submission,
-            p_content_hash, p_external_system_id, p_external_data, v_actor)
-    ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
+    INSERT INTO idgraph.allocation_rows AS a (alloc_integer_id, target_id, submission_no, id_key, natural_key,
+                                              content_hash, external_system_id, external_data)
+    VALUES (nextval(v_seq), v_target, v_subno, v_key, CASE WHEN p_external_id_type = 'natural_key' THEN v_id END,
+            p_content_hash, p_external_system_id, p_external_data)
+    ON CONFLICT ON CONSTRAINT allocation_rows_pkey DO NOTHING
     RETURNING a.alloc_integer_id INTO v_alloc;
     IF FOUND THEN
       v_new := true;
     ELSE
       -- Another session allocated it first and has committed (ON CONFLICT waited for it).
-      SELECT a.alloc_integer_id, a.status, a.submission_id INTO v_alloc, v_status, v_owner
-        FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+      SELECT a.alloc_integer_id, o.status, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+        INTO v_alloc, v_status, v_owner, v_stored
+        FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+       WHERE a.target_id = v_target AND a.id_key = v_key;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
           USING ERRCODE = '40001', HINT = 'Retry the transaction.';
+      ELSIF v_stored <> v_id THEN
+        RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
+                        quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
+          USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
       END IF;
-      IF v_status = 'allocated' AND v_owner <> p_submission THEN
+      IF idgraph._allocation_status(v_status) = 'allocated' AND v_owner <> v_subno THEN
         INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
         VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
       END IF;
@@ -166,6 +187,8 @@ DECLARE
   v_missing text[];
   v_shared text[];    -- ids still pending in another submission: this one shares them
   v_count_new integer;
+  v_subno integer;    -- this submission's number
+  v_clash record;
 BEGIN
   IF p_external_ids IS NULL OR p_external_id_type IS NULL THEN
     RAISE EXCEPTION 'external ids and their type must not be NULL' USING ERRCODE = '22004';
@@ -180,69 +203,88 @@ BEGIN
   END IF;
   v_t := idgraph._target(p_rel, p_column);
   v_norm := idgraph.normalize_external_ids(p_external_ids, p_external_id_type);
-  PERFORM idgraph._open_submission(p_submission);
+  v_subno := idgraph._open_submission(p_submission);
 
-  -- Rolled-back ids come back under a row lock. Take those locks first, in external-id
-  -- order, so that concurrent batches reviving overlapping ids cannot deadlock (the
-  -- UPDATE below would lock them in whatever order its join produces).
-  PERFORM 1 FROM idgraph.allocations a
-   WHERE a.target_id = v_t.target_id AND a.external_id = ANY (v_norm) AND a.status = 'rolled_back'
-   ORDER BY a.external_id
-     FOR NO KEY UPDATE;  -- the UPDATE's own lock strength; FOR UPDATE would block FK checks of allocation_shares
+  -- Rolled-back ids come back under a row lock. Take those locks first, in key order, so
+  -- that concurrent batches reviving overlapping ids cannot deadlock (the UPDATE below
+  -- would lock them in whatever order its join produces).
+  PERFORM 1 FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+   WHERE a.target_id = v_t.target_id AND a.id_key = ANY (idgraph.external_id_keys(v_norm))
+     AND idgraph._allocation_status(o.status) = 'rolled_back'
+   ORDER BY a.id_key
+     FOR NO KEY UPDATE OF a;  -- the UPDATE's own lock strength
 
-  -- One statement: look up what exists (one index probe per distinct id), bring
-  -- rolled-back ids back, insert the missing ones in external-id order (so concurrent
-  -- batches over overlapping ids take index locks in the same order and cannot
+  -- One statement: look up what exists (one index probe per distinct id, under its
+  -- 16-byte key), bring rolled-back ids back, insert the missing ones in key order (so
+  -- concurrent batches over overlapping ids take index locks in the same order and cannot
   -- deadlock), and collect every distinct id's integer from the lookup or the RETURNING.
   WITH input AS (
-    SELECT u.ext, min(u.ord) AS ord FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord) GROUP BY u.ext
+    SELECT u.ext, idgraph.external_id_key(u.ext) AS key, min(u.ord) AS ord
+      FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord) GROUP BY u.ext
   ), probe AS (
-    SELECT i.ext, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id, x.status, x.submission_id AS owner
+    SELECT i.ext, i.key, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id,
+           idgraph._allocation_status(x.owner_status) AS status, x.submission_no AS owner, x.stored
       FROM input i
-      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, a.status, a.submission_id FROM idgraph.allocations a
-                          WHERE a.target_id = v_t.target_id AND a.external_id = i.ext LIMIT 1) x ON true
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, o.status AS owner_status, a.submission_no,
+                                coalesce(a.natural_key, a.id_key::text) AS stored
+                           FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+                          WHERE a.target_id = v_t.target_id AND a.id_key = i.key) x ON true
   ), revived AS (
-    UPDATE idgraph.allocations a
-       SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
-           content_hash = coalesce(p.hash, a.content_hash)
+    UPDATE idgraph.allocation_rows a
+       SET submission_no = v_subno, content_hash = coalesce(p.hash, a.content_hash)
       FROM probe p
-     WHERE p.status = 'rolled_back' AND a.target_id = v_t.target_id AND a.external_id = p.ext
-       AND a.status = 'rolled_back'
-    RETURNING a.external_id
+     WHERE p.status = 'rolled_back' AND p.stored = p.ext
+       AND a.target_id = v_t.target_id AND a.id_key = p.key AND a.submission_no = p.owner
+    RETURNING a.id_key
   ), inserted AS (
-    INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type,
-                                          submission_id, content_hash, created_by)
-    SELECT v_t.target_id, m.ext, nextval(v_t.alloc_seq), p_external_id_type, p_submission, m.hash, v_actor
-      FROM (SELECT p.ext, p.hash FROM probe p WHERE p.alloc_integer_id IS NULL ORDER BY p.ext) m
-    ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
-    RETURNING a.external_id, a.alloc_integer_id
+    INSERT INTO idgraph.allocation_rows AS a (alloc_integer_id, target_id, submission_no, id_key, natural_key, content_hash)
+    SELECT m.id, v_t.target_id, v_subno, m.key, CASE WHEN p_external_id_type = 'natural_key' THEN m.ext END, m.hash
+      FROM (SELECT q.key, q.ext, q.hash, nextval(v_t.alloc_seq) AS id  -- integers in external-id order
+              FROM (SELECT p.key, p.ext, p.hash FROM probe p WHERE p.alloc_integer_id IS NULL ORDER BY p.ext) q) m
+     ORDER BY m.key
+    ON CONFLICT ON CONSTRAINT allocation_rows_pkey DO NOTHING
+    RETURNING a.id_key, a.alloc_integer_id
   )
   SELECT array_agg(p.ext ORDER BY p.ext),
-         array_agg(coalesce(p.alloc_integer_id, n.alloc_integer_id) ORDER BY p.ext),
-         array_agg(n.external_id IS NOT NULL OR r.external_id IS NOT NULL ORDER BY p.ext),
-         array_agg(p.ext) FILTER (WHERE p.status = 'allocated' AND p.owner <> p_submission)
+         array_agg(CASE WHEN p.stored IS NULL OR p.stored = p.ext THEN coalesce(p.alloc_integer_id, n.alloc_integer_id) END
+                   ORDER BY p.ext),
+         array_agg(n.id_key IS NOT NULL OR r.id_key IS NOT NULL ORDER BY p.ext),
+         array_agg(p.ext) FILTER (WHERE p.status = 'allocated' AND p.owner <> v_subno AND p.stored = p.ext)
     INTO v_exts, v_ids, v_new, v_shared
     FROM probe p
-    LEFT JOIN inserted n ON n.external_id = p.ext
-    LEFT JOIN revived r ON r.external_id = p.ext;
+    LEFT JOIN inserted n ON n.id_key = p.key
+    LEFT JOIN revived r ON r.id_key = p.key;
 
   -- Ids a concurrent batch inserted while we waited on it (ON CONFLICT skipped them): a
-  -- fresh statement (fresh snapshot under READ COMMITTED) sees them now.
+  -- fresh statement (fresh snapshot under READ COMMITTED) sees them now. An id whose key
+  -- is another id's (idgraph.external_id_key) is refused here too, and the statement's
+  -- writes with it.
   SELECT array_agg(e.ext) INTO v_missing
     FROM unnest(v_exts, v_ids) AS e(ext, id) WHERE e.id IS NULL;
   IF v_missing IS NOT NULL THEN
+    SELECT e.ext, coalesce(f.natural_key, f.id_key::text) AS stored INTO v_clash
+      FROM unnest(v_missing) AS e(ext)
+      JOIN idgraph.allocation_rows f ON f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext)
+     WHERE coalesce(f.natural_key, f.id_key::text) <> e.ext
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_clash.ext, 100)),
+                      quote_literal(left(v_clash.stored, 100)), p_rel, quote_ident(p_column)
+        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+    END IF;
     SELECT array_agg(coalesce(f.alloc_integer_id, e.id) ORDER BY e.ord) INTO v_ids
       FROM unnest(v_exts, v_ids) WITH ORDINALITY AS e(ext, id, ord)
-      LEFT JOIN idgraph.allocations f
-        ON e.id IS NULL AND f.target_id = v_t.target_id AND f.external_id = e.ext;
+      LEFT JOIN idgraph.allocation_rows f
+        ON e.id IS NULL AND f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext);
     IF array_position(v_ids, NULL) IS NOT NULL THEN
       RAISE EXCEPTION 'could not serialize a batch allocation (ids allocated concurrently)'
         USING ERRCODE = '40001', HINT = 'Retry the transaction (use READ COMMITTED for batch allocation).';
     END IF;
     v_shared := coalesce(v_shared, '{}') || ARRAY(
-      SELECT f.external_id FROM idgraph.allocations f
-       WHERE f.target_id = v_t.target_id AND f.external_id = ANY (v_missing)
-         AND f.status = 'allocated' AND f.submission_id <> p_submission);
+      SELECT e.ext FROM unnest(v_missing) AS e(ext)
+        JOIN idgraph.allocation_rows f ON f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext)
+        JOIN idgraph.submissions o ON o.submission_no = f.submission_no
+       WHERE idgraph._allocation_status(o.status) = 'allocated' AND f.submission_no <> v_subno);
   END IF;
   IF cardinality(v_shared) > 0 THEN
     INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)

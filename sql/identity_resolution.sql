@@ -13,15 +13,18 @@ AS $$
 DECLARE
   v_t idgraph.targets := idgraph._target(p_rel, p_column);
   v_type text := coalesce(p_external_id_type, idgraph.guess_external_id_type(p_external_id));
+  v_id text;
 BEGIN
   IF p_external_id IS NULL THEN
     RAISE EXCEPTION 'external id must not be NULL' USING ERRCODE = '22004';
   END IF;
+  v_id := idgraph.normalize_external_id(p_external_id, v_type);
   RETURN QUERY
-    SELECT a.alloc_integer_id, a.status, a.submission_id, a.external_id, a.external_id_type
-      FROM idgraph.allocations a
-     WHERE a.target_id = v_t.target_id
-       AND a.external_id = idgraph.normalize_external_id(p_external_id, v_type);
+    SELECT a.alloc_integer_id, idgraph._allocation_status(o.status), o.submission_id, v_id,
+           CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END
+      FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+     WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
+       AND coalesce(a.natural_key, a.id_key::text) = v_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'external id % has no integer in %.%', quote_literal(left(p_external_id, 100)), p_rel, quote_ident(p_column)
       USING ERRCODE = 'P0002';
@@ -53,12 +56,14 @@ BEGIN
     RAISE EXCEPTION 'batch of % external ids exceeds the limit of %', cardinality(p_external_ids), v_cap USING ERRCODE = '54000';
   END IF;
   RETURN QUERY
-    SELECT u.ord, u.raw, a.alloc_integer_id, a.status
+    SELECT u.ord, u.raw, x.alloc_integer_id, x.status
       FROM unnest(p_external_ids) WITH ORDINALITY AS u(raw, ord)
-      LEFT JOIN idgraph.allocations a
-        ON a.target_id = v_t.target_id
-       AND a.external_id = idgraph.normalize_external_id(u.raw,
-                             coalesce(p_external_id_type, idgraph.guess_external_id_type(u.raw)))
+      CROSS JOIN LATERAL (SELECT idgraph.normalize_external_id(u.raw,
+                                   coalesce(p_external_id_type, idgraph.guess_external_id_type(u.raw))) AS id) n
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, idgraph._allocation_status(o.status) AS status
+                           FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+                          WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(n.id)
+                            AND coalesce(a.natural_key, a.id_key::text) = n.id) x ON true
      ORDER BY u.ord;
 END
 $$;
@@ -83,9 +88,10 @@ BEGIN
     RAISE EXCEPTION 'integer id must not be NULL' USING ERRCODE = '22004';
   END IF;
   RETURN QUERY
-    SELECT a.external_id, a.external_id_type, a.status, a.submission_id
-      FROM idgraph.allocations a
-     WHERE a.target_id = v_t.target_id AND a.alloc_integer_id = p_alloc_integer_id;
+    SELECT coalesce(a.natural_key, a.id_key::text), CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END,
+           idgraph._allocation_status(o.status), o.submission_id
+      FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+     WHERE a.target_id = v_t.target_id AND a.alloc_integer_id = p_alloc_integer_id;  -- allocation_rows_integer_brin
   IF NOT FOUND THEN
     RAISE EXCEPTION 'integer % was not allocated by idgraph in %.%', p_alloc_integer_id, p_rel, quote_ident(p_column)
       USING ERRCODE = 'P0002';
@@ -114,15 +120,17 @@ DECLARE
   v_t idgraph.targets := idgraph._target(p_rel, p_column);
   v_status text;
   v_hash text;
+  v_id text;
 BEGIN
   IF p_external_id IS NULL THEN
     RAISE EXCEPTION 'external id must not be NULL' USING ERRCODE = '22004';
   END IF;
-  SELECT a.status, a.content_hash INTO v_status, v_hash
-    FROM idgraph.allocations a
-   WHERE a.target_id = v_t.target_id
-     AND a.external_id = idgraph.normalize_external_id(p_external_id,
-                           coalesce(p_external_id_type, idgraph.guess_external_id_type(p_external_id)));
+  v_id := idgraph.normalize_external_id(p_external_id,
+                                        coalesce(p_external_id_type, idgraph.guess_external_id_type(p_external_id)));
+  SELECT idgraph._allocation_status(o.status), a.content_hash INTO v_status, v_hash
+    FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+   WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
+     AND coalesce(a.natural_key, a.id_key::text) = v_id;
   IF NOT FOUND OR v_status = 'rolled_back' THEN
     RETURN 'insert';
   ELSIF p_content_hash IS NOT NULL AND p_content_hash = v_hash THEN

@@ -17,12 +17,14 @@
 -- a commit that finished while we waited is seen (55000). A transaction-wide snapshot
 -- (REPEATABLE READ, SERIALIZABLE) may predate that commit: there the row lock is taken as
 -- well, which fails with 40001 when the row changed since the snapshot.
-CREATE FUNCTION idgraph._open_submission(p_submission uuid) RETURNS void
+CREATE FUNCTION idgraph._open_submission(p_submission uuid) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 -- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
+-- Returns the submission's number (what its allocation rows name it by).
 AS $$
 DECLARE
   v_status text;
+  v_no integer;
   v_locked boolean;
 BEGIN
   IF p_submission IS NULL THEN
@@ -30,9 +32,9 @@ BEGIN
   END IF;
   v_locked := idgraph._lock_submission(p_submission, false, true);
   IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
-    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+    SELECT s.status, s.submission_no INTO v_status, v_no FROM idgraph.submissions s WHERE s.submission_id = p_submission;
   ELSE
-    SELECT s.status INTO v_status FROM idgraph.submissions s
+    SELECT s.status, s.submission_no INTO v_status, v_no FROM idgraph.submissions s
      WHERE s.submission_id = p_submission FOR KEY SHARE;
   END IF;
   IF NOT FOUND THEN
@@ -43,6 +45,7 @@ BEGIN
     RAISE EXCEPTION 'submission % is %, it accepts no more allocations', p_submission, v_status
       USING ERRCODE = '55000', HINT = 'Create a new submission.';
   END IF;
+  RETURN v_no;
 END
 $$;
 
@@ -156,6 +159,9 @@ BEGIN
 END
 $$;
 
+-- Neither commit nor rollback writes the submission's own allocation rows: their status
+-- is the submission's (idgraph.allocation_rows). Only rows that change owner are written:
+-- those the submission shared (commit), those handed over to a sharer (rollback).
 CREATE FUNCTION idgraph.commit_submission(p_submission uuid, p_change_request_id text DEFAULT NULL)
 RETURNS TABLE (submission_id uuid, status text, committed_at timestamptz, allocations_committed bigint)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -163,21 +169,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t0 timestamptz := clock_timestamp();
+  v idgraph.submissions;
   v_n bigint;
   v_shared bigint;
 BEGIN
-  PERFORM idgraph._close_submission(p_submission, 'committed');
-  UPDATE idgraph.allocations a SET status = 'committed', committed_at = now()
-   WHERE a.submission_id = p_submission AND a.status = 'allocated';
-  GET DIAGNOSTICS v_n = ROW_COUNT;
+  v := idgraph._close_submission(p_submission, 'committed');
+  SELECT count(*) INTO v_n FROM idgraph.allocation_rows a WHERE a.submission_no = v.submission_no;
   -- Ids this submission used while another pending submission owned them are committed
-  -- too (its data refers to them); one rolled back meanwhile comes back, owned by us.
-  UPDATE idgraph.allocations a
-     SET status = 'committed', committed_at = now(),
-         submission_id = CASE WHEN a.status = 'rolled_back' THEN p_submission ELSE a.submission_id END
-    FROM idgraph.allocation_shares sh
-   WHERE sh.submission_id = p_submission AND a.target_id = sh.target_id AND a.external_id = sh.external_id
-     AND a.status IN ('allocated', 'rolled_back');
+  -- too (its data refers to them), and so are those rolled back meanwhile: both become
+  -- this submission's.
+  UPDATE idgraph.allocation_rows a SET submission_no = v.submission_no
+    FROM idgraph.allocation_shares sh, idgraph.submissions o
+   WHERE sh.submission_id = p_submission
+     AND a.target_id = sh.target_id AND a.id_key = idgraph.external_id_key(sh.external_id)
+     AND o.submission_no = a.submission_no AND a.submission_no <> v.submission_no
+     AND idgraph._allocation_status(o.status) <> 'committed';
   GET DIAGNOSTICS v_shared = ROW_COUNT;
   v_n := v_n + v_shared;
   UPDATE idgraph.submissions s SET status = 'committed', committed_at = now(),
@@ -189,7 +195,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION idgraph.commit_submission(uuid, text) IS
-$$Commits a pending submission: its allocations become committed. 55000 when already committed or rolled back.
+$$Commits a pending submission: its allocations become committed (the submission's row is written, not theirs). 55000 when already committed or rolled back.
 Example: SELECT * FROM idgraph.commit_submission(sub, 'CR-42');$$;
 
 CREATE FUNCTION idgraph.rollback_submission(p_submission uuid, p_reason text DEFAULT NULL)
@@ -199,26 +205,26 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t0 timestamptz := clock_timestamp();
+  v idgraph.submissions;
   v_n bigint;
   v_handed bigint;
 BEGIN
-  PERFORM idgraph._close_submission(p_submission, 'rolled_back');
+  v := idgraph._close_submission(p_submission, 'rolled_back');
   -- An id another pending submission also used is handed over to it (the earliest), not
   -- rolled back: that submission's data refers to the integer.
-  UPDATE idgraph.allocations a SET submission_id = h.sharer
-    FROM (SELECT DISTINCT ON (sh.target_id, sh.external_id) sh.target_id, sh.external_id, sh.submission_id AS sharer
-            FROM idgraph.allocations x
-            JOIN idgraph.allocation_shares sh ON sh.target_id = x.target_id AND sh.external_id = x.external_id
+  UPDATE idgraph.allocation_rows a SET submission_no = h.sharer
+    FROM (SELECT DISTINCT ON (sh.target_id, sh.external_id) sh.target_id, x.id_key, s.submission_no AS sharer
+            FROM idgraph.allocation_rows x
+            JOIN idgraph.allocation_shares sh
+              ON sh.target_id = x.target_id AND sh.external_id = coalesce(x.natural_key, x.id_key::text)
             JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
-           WHERE x.submission_id = p_submission AND x.status = 'allocated'
+           WHERE x.submission_no = v.submission_no
            ORDER BY sh.target_id, sh.external_id, sh.created_at, sh.submission_id) h
-   WHERE a.target_id = h.target_id AND a.external_id = h.external_id
-     AND a.submission_id = p_submission AND a.status = 'allocated';
+   WHERE a.target_id = h.target_id AND a.id_key = h.id_key AND a.submission_no = v.submission_no;
   GET DIAGNOSTICS v_handed = ROW_COUNT;
-  -- Integers are never freed: the rows stay, marked rolled_back, reserved for the same external id.
-  UPDATE idgraph.allocations a SET status = 'rolled_back'
-   WHERE a.submission_id = p_submission AND a.status = 'allocated';
-  GET DIAGNOSTICS v_n = ROW_COUNT;
+  -- Integers are never freed: the rows stay, rolled back with their owner, reserved for
+  -- the same external id.
+  SELECT count(*) INTO v_n FROM idgraph.allocation_rows a WHERE a.submission_no = v.submission_no;
   UPDATE idgraph.submissions s SET status = 'rolled_back', rolled_back_at = now(), rollback_reason = p_reason
    WHERE s.submission_id = p_submission;
   PERFORM idgraph._audit('rollback', p_submission, NULL, NULL, NULL, NULL, v_n::integer, 0,
@@ -227,7 +233,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION idgraph.rollback_submission(uuid, text) IS
-$$Rolls back a pending submission: its new allocations become rolled_back; their integers stay reserved for the same external ids.
+$$Rolls back a pending submission: its allocations become rolled_back with it (no row is rewritten); their integers stay reserved for the same external ids.
 Example: SELECT * FROM idgraph.rollback_submission(sub, 'bad source file');$$;
 
 -- ---------------------------------------------------------------------------
@@ -397,7 +403,7 @@ BEGIN
   RETURN QUERY
     SELECT s.submission_id, s.submission_name, s.source_system, s.created_by, s.created_by_team, s.created_at,
            now() - s.created_at,
-           (SELECT count(*) FROM idgraph.allocations a WHERE a.submission_id = s.submission_id AND a.status = 'allocated')
+           (SELECT count(*) FROM idgraph.allocation_rows a WHERE a.submission_no = s.submission_no)
       FROM idgraph.submissions s
      WHERE s.status = 'pending' AND s.created_at < now() - v_age
      ORDER BY s.created_at, s.submission_id;

@@ -185,7 +185,7 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT t.target_id, t.table_oid, t.column_name, t.alloc_seq,
-         (SELECT count(*) FROM idgraph.allocations a WHERE a.target_id = t.target_id),
+         (SELECT count(*) FROM idgraph.allocation_rows a WHERE a.target_id = t.target_id),
          t.registered_at
     FROM idgraph.targets t ORDER BY t.target_id
 $$;

@@ -1515,7 +1515,7 @@ BEGIN
   RETURN QUERY
     SELECT s.submission_id, s.submission_name, s.source_system, s.created_by, s.created_by_team, s.created_at,
            now() - s.created_at,
-           (SELECT count(*) FROM idgraph.allocations a WHERE a.submission_id = s.submission_id AND a.status = 'allocated')
+           (SELECT count(*) FROM idgraph.allocation_rows a WHERE a.submission_no = s.submission_no)
       FROM idgraph.submissions s
      WHERE s.status = 'pending' AND s.created_at < now() - v_age
      ORDER BY s.created_at, s.submission_id;
@@ -1694,12 +1694,16 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_lock_submission_wrapper';
 REVOKE ALL ON FUNCTION idgraph._lock_submission(uuid, boolean, boolean) FROM PUBLIC;
-CREATE OR REPLACE FUNCTION idgraph._open_submission(p_submission uuid) RETURNS void
+-- _open_submission returns the submission's number now (0.1.0: void), which CREATE OR REPLACE cannot change.
+DROP FUNCTION idgraph._open_submission(uuid);
+CREATE OR REPLACE FUNCTION idgraph._open_submission(p_submission uuid) RETURNS integer
 LANGUAGE plpgsql VOLATILE
 -- Called only by SECURITY DEFINER functions, whose pinned search_path it runs under.
+-- Returns the submission's number (what its allocation rows name it by).
 AS $$
 DECLARE
   v_status text;
+  v_no integer;
   v_locked boolean;
 BEGIN
   IF p_submission IS NULL THEN
@@ -1707,9 +1711,9 @@ BEGIN
   END IF;
   v_locked := idgraph._lock_submission(p_submission, false, true);
   IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
-    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+    SELECT s.status, s.submission_no INTO v_status, v_no FROM idgraph.submissions s WHERE s.submission_id = p_submission;
   ELSE
-    SELECT s.status INTO v_status FROM idgraph.submissions s
+    SELECT s.status, s.submission_no INTO v_status, v_no FROM idgraph.submissions s
      WHERE s.submission_id = p_submission FOR KEY SHARE;
   END IF;
   IF NOT FOUND THEN
@@ -1720,6 +1724,7 @@ BEGIN
     RAISE EXCEPTION 'submission % is %, it accepts no more allocations', p_submission, v_status
       USING ERRCODE = '55000', HINT = 'Create a new submission.';
   END IF;
+  RETURN v_no;
 END
 $$;
 CREATE OR REPLACE FUNCTION idgraph._close_submission(p_submission uuid, p_to text) RETURNS idgraph.submissions
@@ -1800,7 +1805,10 @@ DECLARE
   v_alloc bigint;
   v_status text;
   v_hash text;
-  v_owner uuid;
+  v_owner integer;     -- the row's owner, by submission_no
+  v_subno integer;     -- this submission's number
+  v_key uuid;
+  v_stored text;
   v_new boolean := false;
   v_locked boolean;
   v_audit_id bigint;
@@ -1826,9 +1834,10 @@ BEGIN
   -- body of idgraph._open_submission, which says why it is not a row lock).
   v_locked := idgraph._lock_submission(p_submission, false, true);
   IF pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
-    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission;
+    SELECT s.status, s.submission_no INTO v_status, v_subno FROM idgraph.submissions s WHERE s.submission_id = p_submission;
   ELSE
-    SELECT s.status INTO v_status FROM idgraph.submissions s WHERE s.submission_id = p_submission FOR KEY SHARE;
+    SELECT s.status, s.submission_no INTO v_status, v_subno FROM idgraph.submissions s
+     WHERE s.submission_id = p_submission FOR KEY SHARE;
   END IF;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'submission % does not exist', p_submission
@@ -1838,43 +1847,60 @@ BEGIN
       USING ERRCODE = '55000', HINT = 'Create a new submission.';
   END IF;
 
-  SELECT a.alloc_integer_id, a.status, a.content_hash, a.submission_id INTO v_alloc, v_status, v_hash, v_owner
-    FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+  -- The row under the id's 16-byte key (idgraph.external_id_key), its owner's number and
+  -- status: an allocation's status is its owner submission's.
+  v_key := idgraph.external_id_key(v_id);
+  SELECT a.alloc_integer_id, o.status, a.content_hash, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+    INTO v_alloc, v_status, v_hash, v_owner, v_stored
+    FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+   WHERE a.target_id = v_target AND a.id_key = v_key;
   IF FOUND THEN
-    IF v_status = 'allocated' AND v_owner <> p_submission THEN
+    IF v_stored <> v_id THEN
+      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
+                      quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
+        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+    END IF;
+    v_status := idgraph._allocation_status(v_status);
+    IF v_status = 'allocated' AND v_owner <> v_subno THEN
       -- Still pending in another submission: this one shares it (see allocation_shares).
       INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
       VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
     END IF;
     IF v_status = 'rolled_back' THEN
-      -- It comes back: same integer, now owned by this submission.
-      UPDATE idgraph.allocations a
-         SET status = 'allocated', submission_id = p_submission, committed_at = NULL,
-             content_hash = coalesce(p_content_hash, a.content_hash)
-       WHERE a.target_id = v_target AND a.external_id = v_id AND a.status = 'rolled_back';
+      -- It comes back: same integer, now owned by this submission (unless a concurrent
+      -- call revived it first: then its owner is no longer the rolled-back one).
+      UPDATE idgraph.allocation_rows a
+         SET submission_no = v_subno, content_hash = coalesce(p_content_hash, a.content_hash)
+       WHERE a.target_id = v_target AND a.id_key = v_key AND a.submission_no = v_owner;
       v_new := FOUND;
     ELSIF p_content_hash IS NOT NULL AND p_content_hash IS DISTINCT FROM v_hash THEN
-      UPDATE idgraph.allocations a SET content_hash = p_content_hash
-       WHERE a.target_id = v_target AND a.external_id = v_id;
+      UPDATE idgraph.allocation_rows a SET content_hash = p_content_hash
+       WHERE a.target_id = v_target AND a.id_key = v_key;
     END IF;
   ELSE
-    INSERT INTO idgraph.allocations AS a (target_id, external_id, alloc_integer_id, external_id_type, submission_id,
-                                          content_hash, external_system_id, external_data, created_by)
-    VALUES (v_target, v_id, nextval(v_seq), p_external_id_type, p_submission,
-            p_content_hash, p_external_system_id, p_external_data, v_actor)
-    ON CONFLICT ON CONSTRAINT allocations_pkey DO NOTHING
+    INSERT INTO idgraph.allocation_rows AS a (alloc_integer_id, target_id, submission_no, id_key, natural_key,
+                                              content_hash, external_system_id, external_data)
+    VALUES (nextval(v_seq), v_target, v_subno, v_key, CASE WHEN p_external_id_type = 'natural_key' THEN v_id END,
+            p_content_hash, p_external_system_id, p_external_data)
+    ON CONFLICT ON CONSTRAINT allocation_rows_pkey DO NOTHING
     RETURNING a.alloc_integer_id INTO v_alloc;
     IF FOUND THEN
       v_new := true;
     ELSE
       -- Another session allocated it first and has committed (ON CONFLICT waited for it).
-      SELECT a.alloc_integer_id, a.status, a.submission_id INTO v_alloc, v_status, v_owner
-        FROM idgraph.allocations a WHERE a.target_id = v_target AND a.external_id = v_id;
+      SELECT a.alloc_integer_id, o.status, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+        INTO v_alloc, v_status, v_owner, v_stored
+        FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+       WHERE a.target_id = v_target AND a.id_key = v_key;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
           USING ERRCODE = '40001', HINT = 'Retry the transaction.';
+      ELSIF v_stored <> v_id THEN
+        RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
+                        quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
+          USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
       END IF;
-      IF v_status = 'allocated' AND v_owner <> p_submission THEN
+      IF idgraph._allocation_status(v_status) = 'allocated' AND v_owner <> v_subno THEN
         INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
         VALUES (v_target, v_id, p_submission) ON CONFLICT DO NOTHING;
       END IF;
@@ -2348,3 +2374,510 @@ END
 $$;
 COMMENT ON FUNCTION idgraph.centrality_top(text, integer) IS
   'Top k services by a centrality metric, read from the materialized table; each row says whether its value is stale. Example: SELECT * FROM idgraph.centrality_top(''betweenness'', 20);';
+
+-- == identity: allocations in at most 120 bytes; commit and rollback write the submission, not its rows
+-- (issue 9; sql/schema.sql, identity_submissions.sql, identity_allocation.sql, identity_resolution.sql,
+-- identity_targets.sql, pg_ext/src/api/identity.rs) ==
+-- The table idgraph.allocations becomes idgraph.allocation_rows (16-byte key, owner by
+-- submission number, no status, no per-row time or maker) read through a view of the old
+-- name and columns. Its rows are carried across: an allocation a sharer committed while
+-- its owner was still pending (or had rolled back) is owned by that sharer from now on,
+-- since status is now the owner's; each row's own created_at / created_by is kept in
+-- idgraph.allocation_origins. A row whose status would change refuses the upgrade.
+-- idgraph::api::identity::external_id_key
+CREATE OR REPLACE FUNCTION "external_id_key"(
+	"p_external_id" TEXT /* & str */
+) RETURNS uuid /* pgrx :: Uuid */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'external_id_key_wrapper';
+-- idgraph::api::identity::external_id_keys
+CREATE OR REPLACE FUNCTION "external_id_keys"(
+	"p_external_ids" TEXT[] /* Vec < Option < String > > */
+) RETURNS uuid[] /* Vec < Option < pgrx :: Uuid > > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'external_id_keys_wrapper';
+GRANT EXECUTE ON FUNCTION idgraph.external_id_key(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION idgraph.external_id_keys(text[]) TO PUBLIC;
+ALTER TABLE idgraph.submissions ADD COLUMN submission_no serial NOT NULL UNIQUE;
+-- An allocation's status, from its owner submission's: the one rule.
+CREATE FUNCTION idgraph._allocation_status(p_submission_status text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE p_submission_status WHEN 'committed' THEN 'committed'
+                                  WHEN 'rolled_back' THEN 'rolled_back'
+                                  WHEN 'failed' THEN 'rolled_back'
+                                  ELSE 'allocated' END
+$$;
+COMMENT ON FUNCTION idgraph._allocation_status(text) IS
+  'The status of an allocation owned by a submission of this status (internal: allocations have no status of their own).';
+
+-- ---------------------------------------------------------------------------
+-- Allocations: (target, external id) -> integer, forever.
+--
+-- The layout is sized for a billion rows (issue 9: at most 120 bytes per committed
+-- allocation, table and indexes together):
+--   * a uuid external id is kept as its 16 bytes (id_key), a natural key as its text
+--     beside a 16-byte key from its sha256 (idgraph.external_id_key), so that the one
+--     btree is over (target_id, id_key): 36 bytes an entry whatever the id;
+--   * the owner is the submission's 4-byte number, and the row has no status: an
+--     allocation is pending, committed or rolled back as its owner is, so that commit
+--     and rollback write the submission's row, not every allocation row; the rows that
+--     change owner (revived, handed over, committed by a sharer) are the only ones written;
+--   * the integer and the owner are found by BRIN (rollback, resolve_integer): a few bytes
+--     per 16 pages, where a btree on each cost 30 and 14 bytes a row. Integers are unique
+--     per target because each target draws them from its own guarded sequence
+--     (idgraph.register_target, idgraph._guard_sequence_ddl).
+-- Up to eight columns, so that the row's null bitmap fits its 24-byte header: a uuid
+-- allocation without content hash or data is 56 bytes + a 4-byte line pointer.
+-- When and by whom each allocation was made is in its audit row (idgraph.audit_log).
+-- ---------------------------------------------------------------------------
+CREATE TABLE idgraph.allocation_rows (
+    alloc_integer_id   bigint NOT NULL,
+    target_id          integer NOT NULL,
+    submission_no      integer NOT NULL,   -- the owner: idgraph.submissions.submission_no
+    id_key             uuid NOT NULL,      -- idgraph.external_id_key(external id)
+    natural_key        text,               -- the external id of a natural key; NULL for a uuid
+    content_hash       text,
+    external_system_id text,
+    external_data      jsonb,
+    CONSTRAINT allocation_rows_pkey PRIMARY KEY (target_id, id_key)
+);
+CREATE INDEX allocation_rows_owner_brin ON idgraph.allocation_rows
+  USING brin (submission_no) WITH (pages_per_range = 16, autosummarize = on);
+CREATE INDEX allocation_rows_integer_brin ON idgraph.allocation_rows
+  USING brin (target_id, alloc_integer_id) WITH (pages_per_range = 16, autosummarize = on);
+COMMENT ON TABLE idgraph.allocation_rows IS
+  'Storage of the allocations (read them through the view idgraph.allocations): one row per (target, external id key), its integer forever, its owner submission. Rows are never deleted.';
+
+-- Allocations made before 0.2.0 had their own time and maker in the row: the upgrade
+-- keeps them here (a fresh install leaves it empty).
+CREATE TABLE idgraph.allocation_origins (
+    target_id   integer NOT NULL,
+    id_key      uuid NOT NULL,
+    created_at  timestamptz NOT NULL,
+    created_by  text NOT NULL,
+    PRIMARY KEY (target_id, id_key)
+);
+COMMENT ON TABLE idgraph.allocation_origins IS
+  'When and by whom each allocation made before 0.2.0 was created (0.2.0 keeps that in the audit rows instead).';
+
+SELECT pg_catalog.pg_extension_config_dump('idgraph.submissions_submission_no_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.allocation_rows', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.allocation_origins', '');
+INSERT INTO idgraph.allocation_rows (alloc_integer_id, target_id, submission_no, id_key, natural_key,
+                                     content_hash, external_system_id, external_data)
+SELECT a.alloc_integer_id, a.target_id, coalesce(c.submission_no, s.submission_no), idgraph.external_id_key(a.external_id),
+       CASE WHEN a.external_id_type = 'natural_key' THEN a.external_id END,
+       a.content_hash, a.external_system_id, a.external_data
+  FROM idgraph.allocations a
+  JOIN idgraph.submissions s ON s.submission_id = a.submission_id
+  LEFT JOIN LATERAL (
+    -- Committed by a sharer while its owner was not committed: that sharer owns it now.
+    SELECT cs.submission_no FROM idgraph.allocation_shares sh
+      JOIN idgraph.submissions cs ON cs.submission_id = sh.submission_id AND cs.status = 'committed'
+     WHERE a.status = 'committed' AND s.status <> 'committed'
+       AND sh.target_id = a.target_id AND sh.external_id = a.external_id
+     ORDER BY cs.committed_at, cs.submission_no LIMIT 1) c ON true;
+INSERT INTO idgraph.allocation_origins (target_id, id_key, created_at, created_by)
+SELECT a.target_id, idgraph.external_id_key(a.external_id), a.created_at, a.created_by FROM idgraph.allocations a;
+DO $$
+DECLARE
+  v_bad bigint;
+BEGIN
+  SELECT count(*) INTO v_bad
+    FROM idgraph.allocations a
+    JOIN idgraph.allocation_rows r ON r.target_id = a.target_id AND r.id_key = idgraph.external_id_key(a.external_id)
+    JOIN idgraph.submissions s ON s.submission_no = r.submission_no
+   WHERE idgraph._allocation_status(s.status) <> a.status;
+  IF v_bad > 0 OR (SELECT count(*) FROM idgraph.allocations) <> (SELECT count(*) FROM idgraph.allocation_rows) THEN
+    RAISE EXCEPTION '% allocations would change status in the upgrade; nothing was changed', v_bad
+      USING ERRCODE = '55000', HINT = 'Report it: every 0.1.0 allocation''s status follows from its submission''s or a committed sharer''s.';
+  END IF;
+END
+$$;
+-- The old table's privileges go to the view that takes its name (grants_api gave them).
+CREATE TEMP TABLE _idgraph_allocations_acl ON COMMIT DROP AS
+  SELECT pg_catalog.pg_get_userbyid(x.grantee) AS grantee, x.privilege_type
+    FROM pg_class c, aclexplode(c.relacl) x
+   WHERE c.oid = 'idgraph.allocations'::regclass AND x.grantee <> c.relowner AND x.grantee <> 0;
+ALTER TABLE idgraph.allocation_shares DROP CONSTRAINT allocation_shares_target_id_external_id_fkey;
+DROP TABLE idgraph.allocations;
+-- What an allocation is, in the words of 0.1.0's table of this name: its external id and
+-- type, its status (its owner's), and when its owner was created and committed.
+CREATE VIEW idgraph.allocations AS
+SELECT a.target_id,
+       coalesce(a.natural_key, a.id_key::text) AS external_id,
+       a.alloc_integer_id,
+       CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END AS external_id_type,
+       s.submission_id,
+       idgraph._allocation_status(s.status) AS status,
+       a.content_hash,
+       a.external_system_id,
+       a.external_data,
+       coalesce(g.created_at, s.created_at) AS created_at,
+       coalesce(g.created_by, s.created_by) AS created_by,
+       CASE WHEN s.status = 'committed' THEN s.committed_at END AS committed_at
+  FROM idgraph.allocation_rows a
+  JOIN idgraph.submissions s ON s.submission_no = a.submission_no
+  LEFT JOIN idgraph.allocation_origins g ON g.target_id = a.target_id AND g.id_key = a.id_key;
+COMMENT ON VIEW idgraph.allocations IS
+  'One row per (target, external id): its integer, forever, and its status, which is its owner submission''s (pending: allocated). Rolled-back rows keep their integer reserved for the same external id. created_at / created_by are the owner submission''s (of an allocation made before 0.2.0: its own); the audit row of each call has its own time and actor.';
+
+-- Allocations are written by idgraph's functions only: the view refuses writes (a role
+-- without privileges on it gets 42501 before this, from the privilege check).
+CREATE FUNCTION idgraph._allocations_read_only() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  RAISE EXCEPTION 'idgraph.allocations is written only by idgraph''s functions (allocate, allocate_batch, commit_submission, rollback_submission)'
+    USING ERRCODE = '42501';
+END
+$$;
+CREATE TRIGGER allocations_read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON idgraph.allocations
+  FOR EACH ROW EXECUTE FUNCTION idgraph._allocations_read_only();
+
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT * FROM pg_temp._idgraph_allocations_acl ORDER BY 1, 2 LOOP
+    EXECUTE format('GRANT %s ON idgraph.allocations TO %I', r.privilege_type, r.grantee);
+  END LOOP;
+END
+$$;
+REVOKE ALL ON idgraph.allocation_rows, idgraph.allocation_origins FROM PUBLIC;
+REVOKE ALL ON FUNCTION idgraph._allocation_status(text), idgraph._allocations_read_only() FROM PUBLIC;
+REVOKE ALL ON SEQUENCE idgraph.submissions_submission_no_seq FROM PUBLIC;
+CREATE OR REPLACE FUNCTION idgraph._allocate_batch(
+    p_submission uuid, p_rel regclass, p_column text, p_external_ids text[],
+    p_external_id_type text, p_content_hashes text[])
+RETURNS TABLE (ordinality bigint, external_id text, alloc_integer_id bigint, is_new boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v_actor text := idgraph._actor();
+  v_t idgraph.targets;
+  v_cap integer := coalesce(nullif(current_setting('idgraph.max_batch_size', true), '')::integer, 10000);
+  v_n integer := coalesce(cardinality(p_external_ids), 0);
+  v_norm text[];
+  v_exts text[];      -- distinct external ids, sorted
+  v_ids bigint[];     -- their integers
+  v_new boolean[];    -- whether this call created (or revived) them
+  v_missing text[];
+  v_shared text[];    -- ids still pending in another submission: this one shares them
+  v_count_new integer;
+  v_subno integer;    -- this submission's number
+  v_clash record;
+BEGIN
+  IF p_external_ids IS NULL OR p_external_id_type IS NULL THEN
+    RAISE EXCEPTION 'external ids and their type must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF v_n > v_cap THEN
+    RAISE EXCEPTION 'batch of % external ids exceeds the limit of %', v_n, v_cap
+      USING ERRCODE = '54000', HINT = 'Split the batch, or raise idgraph.max_batch_size.';
+  END IF;
+  IF p_content_hashes IS NOT NULL AND cardinality(p_content_hashes) <> v_n THEN
+    RAISE EXCEPTION 'content hashes (%) and external ids (%) differ in number', cardinality(p_content_hashes), v_n
+      USING ERRCODE = '22023';
+  END IF;
+  v_t := idgraph._target(p_rel, p_column);
+  v_norm := idgraph.normalize_external_ids(p_external_ids, p_external_id_type);
+  v_subno := idgraph._open_submission(p_submission);
+
+  -- Rolled-back ids come back under a row lock. Take those locks first, in key order, so
+  -- that concurrent batches reviving overlapping ids cannot deadlock (the UPDATE below
+  -- would lock them in whatever order its join produces).
+  PERFORM 1 FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+   WHERE a.target_id = v_t.target_id AND a.id_key = ANY (idgraph.external_id_keys(v_norm))
+     AND idgraph._allocation_status(o.status) = 'rolled_back'
+   ORDER BY a.id_key
+     FOR NO KEY UPDATE OF a;  -- the UPDATE's own lock strength
+
+  -- One statement: look up what exists (one index probe per distinct id, under its
+  -- 16-byte key), bring rolled-back ids back, insert the missing ones in key order (so
+  -- concurrent batches over overlapping ids take index locks in the same order and cannot
+  -- deadlock), and collect every distinct id's integer from the lookup or the RETURNING.
+  WITH input AS (
+    SELECT u.ext, idgraph.external_id_key(u.ext) AS key, min(u.ord) AS ord
+      FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord) GROUP BY u.ext
+  ), probe AS (
+    SELECT i.ext, i.key, i.ord, p_content_hashes[i.ord] AS hash, x.alloc_integer_id,
+           idgraph._allocation_status(x.owner_status) AS status, x.submission_no AS owner, x.stored
+      FROM input i
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, o.status AS owner_status, a.submission_no,
+                                coalesce(a.natural_key, a.id_key::text) AS stored
+                           FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+                          WHERE a.target_id = v_t.target_id AND a.id_key = i.key) x ON true
+  ), revived AS (
+    UPDATE idgraph.allocation_rows a
+       SET submission_no = v_subno, content_hash = coalesce(p.hash, a.content_hash)
+      FROM probe p
+     WHERE p.status = 'rolled_back' AND p.stored = p.ext
+       AND a.target_id = v_t.target_id AND a.id_key = p.key AND a.submission_no = p.owner
+    RETURNING a.id_key
+  ), inserted AS (
+    INSERT INTO idgraph.allocation_rows AS a (alloc_integer_id, target_id, submission_no, id_key, natural_key, content_hash)
+    SELECT m.id, v_t.target_id, v_subno, m.key, CASE WHEN p_external_id_type = 'natural_key' THEN m.ext END, m.hash
+      FROM (SELECT q.key, q.ext, q.hash, nextval(v_t.alloc_seq) AS id  -- integers in external-id order
+              FROM (SELECT p.key, p.ext, p.hash FROM probe p WHERE p.alloc_integer_id IS NULL ORDER BY p.ext) q) m
+     ORDER BY m.key
+    ON CONFLICT ON CONSTRAINT allocation_rows_pkey DO NOTHING
+    RETURNING a.id_key, a.alloc_integer_id
+  )
+  SELECT array_agg(p.ext ORDER BY p.ext),
+         array_agg(CASE WHEN p.stored IS NULL OR p.stored = p.ext THEN coalesce(p.alloc_integer_id, n.alloc_integer_id) END
+                   ORDER BY p.ext),
+         array_agg(n.id_key IS NOT NULL OR r.id_key IS NOT NULL ORDER BY p.ext),
+         array_agg(p.ext) FILTER (WHERE p.status = 'allocated' AND p.owner <> v_subno AND p.stored = p.ext)
+    INTO v_exts, v_ids, v_new, v_shared
+    FROM probe p
+    LEFT JOIN inserted n ON n.id_key = p.key
+    LEFT JOIN revived r ON r.id_key = p.key;
+
+  -- Ids a concurrent batch inserted while we waited on it (ON CONFLICT skipped them): a
+  -- fresh statement (fresh snapshot under READ COMMITTED) sees them now. An id whose key
+  -- is another id's (idgraph.external_id_key) is refused here too, and the statement's
+  -- writes with it.
+  SELECT array_agg(e.ext) INTO v_missing
+    FROM unnest(v_exts, v_ids) AS e(ext, id) WHERE e.id IS NULL;
+  IF v_missing IS NOT NULL THEN
+    SELECT e.ext, coalesce(f.natural_key, f.id_key::text) AS stored INTO v_clash
+      FROM unnest(v_missing) AS e(ext)
+      JOIN idgraph.allocation_rows f ON f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext)
+     WHERE coalesce(f.natural_key, f.id_key::text) <> e.ext
+     LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_clash.ext, 100)),
+                      quote_literal(left(v_clash.stored, 100)), p_rel, quote_ident(p_column)
+        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+    END IF;
+    SELECT array_agg(coalesce(f.alloc_integer_id, e.id) ORDER BY e.ord) INTO v_ids
+      FROM unnest(v_exts, v_ids) WITH ORDINALITY AS e(ext, id, ord)
+      LEFT JOIN idgraph.allocation_rows f
+        ON e.id IS NULL AND f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext);
+    IF array_position(v_ids, NULL) IS NOT NULL THEN
+      RAISE EXCEPTION 'could not serialize a batch allocation (ids allocated concurrently)'
+        USING ERRCODE = '40001', HINT = 'Retry the transaction (use READ COMMITTED for batch allocation).';
+    END IF;
+    v_shared := coalesce(v_shared, '{}') || ARRAY(
+      SELECT e.ext FROM unnest(v_missing) AS e(ext)
+        JOIN idgraph.allocation_rows f ON f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext)
+        JOIN idgraph.submissions o ON o.submission_no = f.submission_no
+       WHERE idgraph._allocation_status(o.status) = 'allocated' AND f.submission_no <> v_subno);
+  END IF;
+  IF cardinality(v_shared) > 0 THEN
+    INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
+    SELECT v_t.target_id, x.ext, p_submission FROM unnest(v_shared) AS x(ext) ORDER BY x.ext
+    ON CONFLICT DO NOTHING;
+  END IF;
+  SELECT count(*) FILTER (WHERE x) INTO v_count_new FROM unnest(v_new) x;
+
+  INSERT INTO idgraph.audit_log (actor, action, submission_id, target_id, n_total, n_new, detail, duration_us, sysid)
+  VALUES (v_actor, 'allocate_batch', p_submission, v_t.target_id, v_n, v_count_new,
+          jsonb_build_object('distinct', cardinality(v_exts), 'type', p_external_id_type,
+                             'ids_sha256', encode(sha256(convert_to(array_to_string(v_norm, E'\n'), 'UTF8')), 'hex')),
+          (extract(epoch FROM clock_timestamp() - t0) * 1000000)::bigint, idgraph._system_identifier());
+
+  -- Back to input order; a duplicate shares its integer, is_new only on its first occurrence.
+  RETURN QUERY
+    SELECT u.ord, u.ext, d.id, d.is_new AND u.ord = min(u.ord) OVER (PARTITION BY u.ext)
+      FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord)
+      JOIN unnest(v_exts, v_ids, v_new) AS d(ext, id, is_new) ON d.ext = u.ext
+     ORDER BY u.ord;
+END
+$$;
+COMMENT ON FUNCTION idgraph._allocate_batch(uuid, regclass, text, text[], text, text[]) IS
+  'Internal: set-based batch allocation for a resolved target (called by idgraph.allocate_batch and sead_utility).';
+CREATE OR REPLACE FUNCTION idgraph.commit_submission(p_submission uuid, p_change_request_id text DEFAULT NULL)
+RETURNS TABLE (submission_id uuid, status text, committed_at timestamptz, allocations_committed bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v idgraph.submissions;
+  v_n bigint;
+  v_shared bigint;
+BEGIN
+  v := idgraph._close_submission(p_submission, 'committed');
+  SELECT count(*) INTO v_n FROM idgraph.allocation_rows a WHERE a.submission_no = v.submission_no;
+  -- Ids this submission used while another pending submission owned them are committed
+  -- too (its data refers to them), and so are those rolled back meanwhile: both become
+  -- this submission's.
+  UPDATE idgraph.allocation_rows a SET submission_no = v.submission_no
+    FROM idgraph.allocation_shares sh, idgraph.submissions o
+   WHERE sh.submission_id = p_submission
+     AND a.target_id = sh.target_id AND a.id_key = idgraph.external_id_key(sh.external_id)
+     AND o.submission_no = a.submission_no AND a.submission_no <> v.submission_no
+     AND idgraph._allocation_status(o.status) <> 'committed';
+  GET DIAGNOSTICS v_shared = ROW_COUNT;
+  v_n := v_n + v_shared;
+  UPDATE idgraph.submissions s SET status = 'committed', committed_at = now(),
+         change_request_id = coalesce(p_change_request_id, s.change_request_id)
+   WHERE s.submission_id = p_submission;
+  PERFORM idgraph._audit('commit', p_submission, NULL, NULL, NULL, NULL, v_n::integer, 0,
+                         jsonb_build_object('change_request_id', p_change_request_id, 'shared', v_shared), t0);
+  RETURN QUERY SELECT p_submission, 'committed'::text, now(), v_n;
+END
+$$;
+COMMENT ON FUNCTION idgraph.commit_submission(uuid, text) IS
+$$Commits a pending submission: its allocations become committed (the submission's row is written, not theirs). 55000 when already committed or rolled back.
+Example: SELECT * FROM idgraph.commit_submission(sub, 'CR-42');$$;
+CREATE OR REPLACE FUNCTION idgraph.rollback_submission(p_submission uuid, p_reason text DEFAULT NULL)
+RETURNS TABLE (submission_id uuid, status text, rolled_back_at timestamptz, allocations_affected bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  v idgraph.submissions;
+  v_n bigint;
+  v_handed bigint;
+BEGIN
+  v := idgraph._close_submission(p_submission, 'rolled_back');
+  -- An id another pending submission also used is handed over to it (the earliest), not
+  -- rolled back: that submission's data refers to the integer.
+  UPDATE idgraph.allocation_rows a SET submission_no = h.sharer
+    FROM (SELECT DISTINCT ON (sh.target_id, sh.external_id) sh.target_id, x.id_key, s.submission_no AS sharer
+            FROM idgraph.allocation_rows x
+            JOIN idgraph.allocation_shares sh
+              ON sh.target_id = x.target_id AND sh.external_id = coalesce(x.natural_key, x.id_key::text)
+            JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
+           WHERE x.submission_no = v.submission_no
+           ORDER BY sh.target_id, sh.external_id, sh.created_at, sh.submission_id) h
+   WHERE a.target_id = h.target_id AND a.id_key = h.id_key AND a.submission_no = v.submission_no;
+  GET DIAGNOSTICS v_handed = ROW_COUNT;
+  -- Integers are never freed: the rows stay, rolled back with their owner, reserved for
+  -- the same external id.
+  SELECT count(*) INTO v_n FROM idgraph.allocation_rows a WHERE a.submission_no = v.submission_no;
+  UPDATE idgraph.submissions s SET status = 'rolled_back', rolled_back_at = now(), rollback_reason = p_reason
+   WHERE s.submission_id = p_submission;
+  PERFORM idgraph._audit('rollback', p_submission, NULL, NULL, NULL, NULL, v_n::integer, 0,
+                         jsonb_build_object('reason', p_reason, 'handed_over', v_handed), t0);
+  RETURN QUERY SELECT p_submission, 'rolled_back'::text, now(), v_n;
+END
+$$;
+COMMENT ON FUNCTION idgraph.rollback_submission(uuid, text) IS
+$$Rolls back a pending submission: its allocations become rolled_back with it (no row is rewritten); their integers stay reserved for the same external ids.
+Example: SELECT * FROM idgraph.rollback_submission(sub, 'bad source file');$$;
+CREATE OR REPLACE FUNCTION idgraph._resolve(p_rel regclass, p_column text, p_external_id text, p_external_id_type text)
+RETURNS TABLE (alloc_integer_id bigint, status text, submission_id uuid, external_id text, external_id_type text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_t idgraph.targets := idgraph._target(p_rel, p_column);
+  v_type text := coalesce(p_external_id_type, idgraph.guess_external_id_type(p_external_id));
+  v_id text;
+BEGIN
+  IF p_external_id IS NULL THEN
+    RAISE EXCEPTION 'external id must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  v_id := idgraph.normalize_external_id(p_external_id, v_type);
+  RETURN QUERY
+    SELECT a.alloc_integer_id, idgraph._allocation_status(o.status), o.submission_id, v_id,
+           CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END
+      FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+     WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
+       AND coalesce(a.natural_key, a.id_key::text) = v_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'external id % has no integer in %.%', quote_literal(left(p_external_id, 100)), p_rel, quote_ident(p_column)
+      USING ERRCODE = 'P0002';
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph._resolve_batch(p_rel regclass, p_column text, p_external_ids text[], p_external_id_type text)
+RETURNS TABLE (ordinality bigint, external_id text, alloc_integer_id bigint, status text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_t idgraph.targets := idgraph._target(p_rel, p_column);
+  v_cap integer := coalesce(nullif(current_setting('idgraph.max_batch_size', true), '')::integer, 10000);
+BEGIN
+  IF p_external_ids IS NULL THEN
+    RAISE EXCEPTION 'external ids must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  IF cardinality(p_external_ids) > v_cap THEN
+    RAISE EXCEPTION 'batch of % external ids exceeds the limit of %', cardinality(p_external_ids), v_cap USING ERRCODE = '54000';
+  END IF;
+  RETURN QUERY
+    SELECT u.ord, u.raw, x.alloc_integer_id, x.status
+      FROM unnest(p_external_ids) WITH ORDINALITY AS u(raw, ord)
+      CROSS JOIN LATERAL (SELECT idgraph.normalize_external_id(u.raw,
+                                   coalesce(p_external_id_type, idgraph.guess_external_id_type(u.raw))) AS id) n
+      LEFT JOIN LATERAL (SELECT a.alloc_integer_id, idgraph._allocation_status(o.status) AS status
+                           FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+                          WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(n.id)
+                            AND coalesce(a.natural_key, a.id_key::text) = n.id) x ON true
+     ORDER BY u.ord;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph._resolve_integer(p_rel regclass, p_column text, p_alloc_integer_id bigint)
+RETURNS TABLE (external_id text, external_id_type text, status text, submission_id uuid)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_t idgraph.targets := idgraph._target(p_rel, p_column);
+BEGIN
+  IF p_alloc_integer_id IS NULL THEN
+    RAISE EXCEPTION 'integer id must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  RETURN QUERY
+    SELECT coalesce(a.natural_key, a.id_key::text), CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END,
+           idgraph._allocation_status(o.status), o.submission_id
+      FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+     WHERE a.target_id = v_t.target_id AND a.alloc_integer_id = p_alloc_integer_id;  -- allocation_rows_integer_brin
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'integer % was not allocated by idgraph in %.%', p_alloc_integer_id, p_rel, quote_ident(p_column)
+      USING ERRCODE = 'P0002';
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph._detect_change(p_rel regclass, p_column text, p_external_id text, p_content_hash text, p_external_id_type text)
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  v_t idgraph.targets := idgraph._target(p_rel, p_column);
+  v_status text;
+  v_hash text;
+  v_id text;
+BEGIN
+  IF p_external_id IS NULL THEN
+    RAISE EXCEPTION 'external id must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  v_id := idgraph.normalize_external_id(p_external_id,
+                                        coalesce(p_external_id_type, idgraph.guess_external_id_type(p_external_id)));
+  SELECT idgraph._allocation_status(o.status), a.content_hash INTO v_status, v_hash
+    FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
+   WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
+     AND coalesce(a.natural_key, a.id_key::text) = v_id;
+  IF NOT FOUND OR v_status = 'rolled_back' THEN
+    RETURN 'insert';
+  ELSIF p_content_hash IS NOT NULL AND p_content_hash = v_hash THEN
+    RETURN 'skip';
+  ELSE
+    RETURN 'update';
+  END IF;
+END
+$$;
+CREATE OR REPLACE FUNCTION idgraph.targets()
+RETURNS TABLE (target_id integer, table_name regclass, column_name name, alloc_seq regclass,
+               allocations bigint, registered_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT t.target_id, t.table_oid, t.column_name, t.alloc_seq,
+         (SELECT count(*) FROM idgraph.allocation_rows a WHERE a.target_id = t.target_id),
+         t.registered_at
+    FROM idgraph.targets t ORDER BY t.target_id
+$$;
+COMMENT ON FUNCTION idgraph.targets() IS
+  'Lists registered targets with their allocation counts. Example: SELECT * FROM idgraph.targets();';

@@ -46,34 +46,107 @@ CREATE TABLE idgraph.submissions (
     rolled_back_at    timestamptz,
     rollback_reason   text,
     external_data     jsonb,
-    created_by_claim  text                 -- create_submission(p_created_by) when it names someone else
+    created_by_claim  text,                -- create_submission(p_created_by) when it names someone else
+    submission_no     serial NOT NULL UNIQUE -- what its allocation rows name it by (4 bytes, not 16)
 );
 COMMENT ON TABLE idgraph.submissions IS
   'Submissions (ingestion runs). Status pending -> committed | rolled_back; statistics come from idgraph.audit_log.';
 
+-- An allocation's status, from its owner submission's: the one rule.
+CREATE FUNCTION idgraph._allocation_status(p_submission_status text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+  SELECT CASE p_submission_status WHEN 'committed' THEN 'committed'
+                                  WHEN 'rolled_back' THEN 'rolled_back'
+                                  WHEN 'failed' THEN 'rolled_back'
+                                  ELSE 'allocated' END
+$$;
+COMMENT ON FUNCTION idgraph._allocation_status(text) IS
+  'The status of an allocation owned by a submission of this status (internal: allocations have no status of their own).';
+
 -- ---------------------------------------------------------------------------
 -- Allocations: (target, external id) -> integer, forever.
+--
+-- The layout is sized for a billion rows (issue 9: at most 120 bytes per committed
+-- allocation, table and indexes together):
+--   * a uuid external id is kept as its 16 bytes (id_key), a natural key as its text
+--     beside a 16-byte key from its sha256 (idgraph.external_id_key), so that the one
+--     btree is over (target_id, id_key): 36 bytes an entry whatever the id;
+--   * the owner is the submission's 4-byte number, and the row has no status: an
+--     allocation is pending, committed or rolled back as its owner is, so that commit
+--     and rollback write the submission's row, not every allocation row; the rows that
+--     change owner (revived, handed over, committed by a sharer) are the only ones written;
+--   * the integer and the owner are found by BRIN (rollback, resolve_integer): a few bytes
+--     per 16 pages, where a btree on each cost 30 and 14 bytes a row. Integers are unique
+--     per target because each target draws them from its own guarded sequence
+--     (idgraph.register_target, idgraph._guard_sequence_ddl).
+-- Up to eight columns, so that the row's null bitmap fits its 24-byte header: a uuid
+-- allocation without content hash or data is 56 bytes + a 4-byte line pointer.
+-- When and by whom each allocation was made is in its audit row (idgraph.audit_log).
 -- ---------------------------------------------------------------------------
-CREATE TABLE idgraph.allocations (
-    target_id          integer NOT NULL,
-    external_id        text NOT NULL,
+CREATE TABLE idgraph.allocation_rows (
     alloc_integer_id   bigint NOT NULL,
-    external_id_type   text NOT NULL CHECK (external_id_type IN ('uuid', 'natural_key')),
-    submission_id      uuid NOT NULL,
-    status             text NOT NULL DEFAULT 'allocated'
-                       CHECK (status IN ('allocated', 'committed', 'rolled_back')),
+    target_id          integer NOT NULL,
+    submission_no      integer NOT NULL,   -- the owner: idgraph.submissions.submission_no
+    id_key             uuid NOT NULL,      -- idgraph.external_id_key(external id)
+    natural_key        text,               -- the external id of a natural key; NULL for a uuid
     content_hash       text,
     external_system_id text,
     external_data      jsonb,
-    created_at         timestamptz NOT NULL DEFAULT now(),
-    created_by         text NOT NULL,
-    committed_at       timestamptz,
-    PRIMARY KEY (target_id, external_id),
-    UNIQUE (target_id, alloc_integer_id)
+    CONSTRAINT allocation_rows_pkey PRIMARY KEY (target_id, id_key)
 );
-CREATE INDEX allocations_submission_idx ON idgraph.allocations (submission_id, status);
-COMMENT ON TABLE idgraph.allocations IS
-  'One row per (target, external id): its integer, forever. Rolled-back rows keep their integer reserved for the same external id.';
+CREATE INDEX allocation_rows_owner_brin ON idgraph.allocation_rows
+  USING brin (submission_no) WITH (pages_per_range = 16, autosummarize = on);
+CREATE INDEX allocation_rows_integer_brin ON idgraph.allocation_rows
+  USING brin (target_id, alloc_integer_id) WITH (pages_per_range = 16, autosummarize = on);
+COMMENT ON TABLE idgraph.allocation_rows IS
+  'Storage of the allocations (read them through the view idgraph.allocations): one row per (target, external id key), its integer forever, its owner submission. Rows are never deleted.';
+
+-- Allocations made before 0.2.0 had their own time and maker in the row: the upgrade
+-- keeps them here (a fresh install leaves it empty).
+CREATE TABLE idgraph.allocation_origins (
+    target_id   integer NOT NULL,
+    id_key      uuid NOT NULL,
+    created_at  timestamptz NOT NULL,
+    created_by  text NOT NULL,
+    PRIMARY KEY (target_id, id_key)
+);
+COMMENT ON TABLE idgraph.allocation_origins IS
+  'When and by whom each allocation made before 0.2.0 was created (0.2.0 keeps that in the audit rows instead).';
+
+-- What an allocation is, in the words of 0.1.0's table of this name: its external id and
+-- type, its status (its owner's), and when its owner was created and committed.
+CREATE VIEW idgraph.allocations AS
+SELECT a.target_id,
+       coalesce(a.natural_key, a.id_key::text) AS external_id,
+       a.alloc_integer_id,
+       CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END AS external_id_type,
+       s.submission_id,
+       idgraph._allocation_status(s.status) AS status,
+       a.content_hash,
+       a.external_system_id,
+       a.external_data,
+       coalesce(g.created_at, s.created_at) AS created_at,
+       coalesce(g.created_by, s.created_by) AS created_by,
+       CASE WHEN s.status = 'committed' THEN s.committed_at END AS committed_at
+  FROM idgraph.allocation_rows a
+  JOIN idgraph.submissions s ON s.submission_no = a.submission_no
+  LEFT JOIN idgraph.allocation_origins g ON g.target_id = a.target_id AND g.id_key = a.id_key;
+COMMENT ON VIEW idgraph.allocations IS
+  'One row per (target, external id): its integer, forever, and its status, which is its owner submission''s (pending: allocated). Rolled-back rows keep their integer reserved for the same external id. created_at / created_by are the owner submission''s (of an allocation made before 0.2.0: its own); the audit row of each call has its own time and actor.';
+
+-- Allocations are written by idgraph's functions only: the view refuses writes (a role
+-- without privileges on it gets 42501 before this, from the privilege check).
+CREATE FUNCTION idgraph._allocations_read_only() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  RAISE EXCEPTION 'idgraph.allocations is written only by idgraph''s functions (allocate, allocate_batch, commit_submission, rollback_submission)'
+    USING ERRCODE = '42501';
+END
+$$;
+CREATE TRIGGER allocations_read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON idgraph.allocations
+  FOR EACH ROW EXECUTE FUNCTION idgraph._allocations_read_only();
 
 -- An id allocated by one pending submission and then used by another: the second one
 -- "shares" it. Its commit commits the row; the owner's rollback hands the row over to a
@@ -83,8 +156,9 @@ CREATE TABLE idgraph.allocation_shares (
     external_id    text NOT NULL,
     submission_id  uuid NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (target_id, external_id, submission_id),
-    FOREIGN KEY (target_id, external_id) REFERENCES idgraph.allocations (target_id, external_id)
+    PRIMARY KEY (target_id, external_id, submission_id)
+    -- No foreign key: allocation rows are keyed by idgraph.external_id_key(external_id)
+    -- and are never deleted.
 );
 CREATE INDEX allocation_shares_submission_idx ON idgraph.allocation_shares (submission_id);
 COMMENT ON TABLE idgraph.allocation_shares IS
@@ -202,7 +276,9 @@ CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON idgraph.audit_seals
 SELECT pg_catalog.pg_extension_config_dump('idgraph.targets', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.targets_target_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.submissions', '');
-SELECT pg_catalog.pg_extension_config_dump('idgraph.allocations', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.submissions_submission_no_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.allocation_rows', '');
+SELECT pg_catalog.pg_extension_config_dump('idgraph.allocation_origins', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.allocation_shares', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('idgraph.audit_log_audit_id_seq', '');

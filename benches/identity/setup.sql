@@ -99,4 +99,4 @@ SELECT count(*) AS seeded FROM idgraph.allocate_batch(:'seed_sub', 'bench_target
 SELECT count(*) AS committed FROM idgraph.commit_submission(:'seed_sub') \gset
 
 VACUUM ANALYZE bench_floor, bench_sead_allocations, bench_target, bench_batch_ids,
-               idgraph.allocations, idgraph.audit_log, idgraph.submissions, idgraph.targets;
+               idgraph.allocation_rows, idgraph.audit_log, idgraph.submissions, idgraph.targets;

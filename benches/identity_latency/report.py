@@ -147,7 +147,7 @@ L = [START,
      "",
      "| | bytes per allocation | a billion allocations |",
      "|---|---:|---:|",
-     f"| `idgraph.allocations`, table + TOAST + indexes, committed and vacuumed | **{per['total']:.1f}** "
+     f"| `idgraph.allocation_rows` (read through the view `idgraph.allocations`) + `allocation_origins`, table + TOAST + indexes, committed and vacuumed | **{per['total']:.1f}** "
      f"{'✓' if ok else '✗'} (target ≤ {T_BYTES}) | {gb(per['total']):,.0f} GB |",
      f"| of which heap | {per['heap']:.1f} | {gb(per['heap']):,.0f} GB |",
      f"| of which TOAST | {per['toast']:.1f} | {gb(per['toast']):,.0f} GB |",
@@ -170,7 +170,7 @@ L = [START,
      "per-page overheads grow slowly, so it is a slight underestimate at 10⁹)."
      + ("" if ok else f" The {T_BYTES}-byte target is missed by {per['total'] - T_BYTES:.1f} bytes per allocation."),
      "",
-     "Indexes of `idgraph.allocations` after the VACUUM (whole index, seed rows included): "
+     "Indexes of `idgraph.allocation_rows` after the VACUUM (whole index, seed rows included): "
      + "; ".join(f"`{n}` {int(s) / b['vacuumed_alloc_rows']:.1f} B/row (`{d.split(' USING ')[-1]}`)" for n, s, d in indexes) + ".",
      "Columns (average stored width from `pg_stats`): "
      + ", ".join(f"`{c}` {t}{' ' + widths[c] + ' B' if c in widths else ''}" for c, t, _ in columns) + ".",

@@ -9,7 +9,7 @@
 #      its own (BENCH_COMMITS in all, default 24 = 3 per client).
 # 2. Bytes per allocation: a fresh target filled with BENCH_ROWS (1M) allocations through
 #    allocate_batch in batches of 10,000, one submission per batch, each committed; VACUUM;
-#    pg_total_relation_size of idgraph.allocations per row and of idgraph.audit_log per audit
+#    pg_total_relation_size of idgraph.allocation_rows (+ allocation_origins) per row and of idgraph.audit_log per audit
 #    row and per allocation call, extrapolated to 1e9 allocations.
 # The figures go between the identity-latency-bench markers in benches/README.md; raw output
 # to benches/out/identity_latency.
@@ -89,11 +89,11 @@ log "identity_latency bench: bytes — $BENCH_ROWS allocations into bench_bytes_
 sizes() { # sizes <label>: relation sizes and row counts, as label_key=value lines
   "${PSQL[@]}" -AtF= -v label="$1" <<'SQL'
 SELECT :'label' || '_' || k, v FROM (VALUES
-  ('alloc_total', pg_total_relation_size('idgraph.allocations')),
-  ('alloc_heap', pg_relation_size('idgraph.allocations')),
-  ('alloc_toast', coalesce((SELECT pg_total_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'idgraph.allocations'::regclass AND reltoastrelid <> 0), 0)),
-  ('alloc_indexes', pg_indexes_size('idgraph.allocations')),
-  ('alloc_rows', (SELECT count(*) FROM idgraph.allocations)),
+  ('alloc_total', pg_total_relation_size('idgraph.allocation_rows') + pg_total_relation_size('idgraph.allocation_origins')),
+  ('alloc_heap', pg_relation_size('idgraph.allocation_rows')),
+  ('alloc_toast', coalesce((SELECT pg_total_relation_size(reltoastrelid) FROM pg_class WHERE oid = 'idgraph.allocation_rows'::regclass AND reltoastrelid <> 0), 0)),
+  ('alloc_indexes', pg_indexes_size('idgraph.allocation_rows')),
+  ('alloc_rows', (SELECT count(*) FROM idgraph.allocation_rows)),
   ('audit_total', pg_total_relation_size('idgraph.audit_log')),
   ('audit_rows', (SELECT count(*) FROM idgraph.audit_log)),
   ('audit_calls', (SELECT count(*) FROM idgraph.audit_log WHERE action IN ('allocate', 'allocate_batch'))),
@@ -101,7 +101,7 @@ SELECT :'label' || '_' || k, v FROM (VALUES
   ('subs_rows', (SELECT count(*) FROM idgraph.submissions))) t(k, v);
 SQL
 }
-"${PSQL[@]}" -c "VACUUM idgraph.allocations, idgraph.audit_log, idgraph.submissions"
+"${PSQL[@]}" -c "VACUUM idgraph.allocation_rows, idgraph.audit_log, idgraph.submissions"
 sizes before >"$OUT/bytes.txt"
 {
   echo "SET client_min_messages = warning;"
@@ -118,20 +118,20 @@ t0=$(date +%s.%N)
 "${PSQL[@]}" -f "$OUT/fill.sql"
 t1=$(date +%s.%N)
 sizes committed >>"$OUT/bytes.txt"
-"${PSQL[@]}" -c "VACUUM idgraph.allocations, idgraph.audit_log, idgraph.submissions"
+"${PSQL[@]}" -c "VACUUM idgraph.allocation_rows, idgraph.audit_log, idgraph.submissions"
 t2=$(date +%s.%N)
 sizes vacuumed >>"$OUT/bytes.txt"
 # Per index, after VACUUM.
 "${PSQL[@]}" -AtF'|' -c "SELECT c.relname, pg_relation_size(c.oid), pg_get_indexdef(c.oid)
    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-  WHERE i.indrelid = 'idgraph.allocations'::regclass ORDER BY 1" >"$OUT/indexes.txt"
+  WHERE i.indrelid = 'idgraph.allocation_rows'::regclass ORDER BY 1" >"$OUT/indexes.txt"
 "${PSQL[@]}" -AtF'|' -c "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attlen
-   FROM pg_attribute a WHERE a.attrelid = 'idgraph.allocations'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+   FROM pg_attribute a WHERE a.attrelid = 'idgraph.allocation_rows'::regclass AND a.attnum > 0 AND NOT a.attisdropped
   ORDER BY a.attnum" >"$OUT/columns.txt"
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "fill_seconds=%.1f\nvacuum_seconds=%.1f\n", b - a, c - b }' >>"$OUT/bytes.txt"
-"${PSQL[@]}" -c "ANALYZE idgraph.allocations, idgraph.audit_log, idgraph.submissions"
+"${PSQL[@]}" -c "ANALYZE idgraph.allocation_rows, idgraph.audit_log, idgraph.submissions"
 # Average stored widths over the whole table (uuid-text rows of the fill, md5 seed rows).
-"${PSQL[@]}" -AtF= -c "SELECT 'avg_width_' || attname, avg_width FROM pg_stats WHERE schemaname = 'idgraph' AND tablename = 'allocations'" >>"$OUT/bytes.txt" || true
+"${PSQL[@]}" -AtF= -c "SELECT 'avg_width_' || attname, avg_width FROM pg_stats WHERE schemaname = 'idgraph' AND tablename = 'allocation_rows'" >>"$OUT/bytes.txt" || true
 
 # ---- 1. Latency at BENCH_CLIENTS clients --------------------------------------------------
 lat() { # lat <name> <script> [pgbench args...]: BENCH_CLIENTS clients, full transaction log
@@ -169,7 +169,7 @@ SQL
   done
 } >"$OUT/prepare_commits.sql"
 "${PSQL[@]}" -f "$OUT/prepare_commits.sql"
-"${PSQL[@]}" -c "VACUUM ANALYZE idgraph.allocations, idgraph.submissions, bench_commit_subs"
+"${PSQL[@]}" -c "VACUUM ANALYZE idgraph.allocation_rows, idgraph.submissions, bench_commit_subs"
 lat commit commit.sql -t "$PER" -D k=0 -D base=0 -D per="$PER"
 # The same commits one at a time from one client (context for the concurrent figure on few cores).
 checkpoint
@@ -179,7 +179,7 @@ nice -n 10 pgbench -n -M prepared -c 1 -j 1 -t "$SERIAL_COMMITS" -l --log-prefix
       >"$OUT/commit1.txt" 2>"$OUT/commit1.err" || { cat "$OUT/commit1.err" >&2; exit 1; }
 
 # The audit log after every phase (its single allocations give one audit row per call in bulk).
-"${PSQL[@]}" -c "VACUUM idgraph.allocations, idgraph.audit_log, idgraph.submissions"
+"${PSQL[@]}" -c "VACUUM idgraph.allocation_rows, idgraph.audit_log, idgraph.submissions"
 sizes final >>"$OUT/bytes.txt"
 "${PSQL[@]}" -AtF= -c "SELECT 'final_audit_' || action, count(*) FROM idgraph.audit_log GROUP BY action ORDER BY 1" >>"$OUT/bytes.txt"
 "${PSQL[@]}" -AtF= -c "SELECT 'audit_avg_width_' || attname, avg_width FROM pg_stats WHERE schemaname = 'idgraph' AND tablename = 'audit_log'" >>"$OUT/bytes.txt" || true

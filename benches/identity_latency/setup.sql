@@ -22,4 +22,4 @@ SELECT target_id AS bytes_target_id FROM idgraph.register_target('public.bench_b
 -- Submissions whose commits are timed: n = 1 .. commits, filled by run.sh.
 CREATE TABLE bench_commit_subs (n integer PRIMARY KEY, sub uuid NOT NULL);
 
-VACUUM ANALYZE bench_target, idgraph.allocations, idgraph.audit_log, idgraph.submissions, idgraph.targets;
+VACUUM ANALYZE bench_target, idgraph.allocation_rows, idgraph.audit_log, idgraph.submissions, idgraph.targets;

@@ -4,6 +4,7 @@
 //! `{A3E4F567-E89B-12D3-A456-426614174001}` and `a3e4f567-e89b-12d3-a456-426614174001`
 //! name the same thing and get the same integer.
 
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// Longest natural key accepted, in bytes. Long enough for composite keys, short enough
@@ -135,9 +136,92 @@ where
         .collect()
 }
 
+/// The 16-byte key an allocation is stored and looked up under (issue 9: a UUID kept as 16
+/// bytes, not as 37 bytes of text in the row and again in the index).
+///
+/// A normalized external id that is a canonical UUID (lower-case 8-4-4-4-12, as
+/// [`normalize`] writes every `uuid`, and as a natural key may happen to be spelled) is its
+/// own key. Any other natural key is keyed by a name-based UUID (RFC 9562 version 8): the
+/// first 16 bytes of `sha256("idgraph.external_id:" || key)` with the version and variant
+/// bits set. The row keeps the natural key's text beside its key and every lookup compares
+/// it, so that two ids sharing a key (a sha256 collision, or a version-8 UUID crafted to
+/// equal a natural key's key) are refused, never merged.
+pub fn external_id_key(normalized: &str) -> [u8; 16] {
+    if let Some(bytes) = canonical_uuid_bytes(normalized) {
+        return bytes;
+    }
+    let mut h = Sha256::new();
+    h.update(b"idgraph.external_id:");
+    h.update(normalized.as_bytes());
+    let digest = h.finalize();
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key[6] = (key[6] & 0x0f) | 0x80;
+    key[8] = (key[8] & 0x3f) | 0x80;
+    key
+}
+
+/// The 16 bytes of `s` when it is a UUID in canonical form (lower-case hex, hyphens at
+/// 8-4-4-4-12), else `None`: `A3E4…` or an unhyphenated UUID is not canonical.
+fn canonical_uuid_bytes(s: &str) -> Option<[u8; 16]> {
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut nibbles = 0usize;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let v = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        out[nibbles / 2] |= if nibbles % 2 == 0 { v << 4 } else { v };
+        nibbles += 1;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_canonical_uuid_is_its_own_key() {
+        let id = "a3e4f567-e89b-12d3-a456-426614174001";
+        let key = external_id_key(id);
+        assert_eq!(key[0], 0xa3);
+        assert_eq!(key[15], 0x01);
+        assert_eq!(key, external_id_key(&normalize(id, ExternalIdType::NaturalKey).unwrap()));
+    }
+
+    #[test]
+    fn a_natural_key_gets_a_version_8_key() {
+        let key = external_id_key("SITE-1");
+        assert_eq!(key[6] >> 4, 8, "version 8");
+        assert_eq!(key[8] >> 6, 0b10, "RFC 9562 variant");
+        assert_eq!(key, external_id_key("SITE-1"), "deterministic");
+        assert_ne!(key, external_id_key("SITE-2"));
+        // Not canonical spellings of a UUID are natural keys, keyed by their hash.
+        let upper = "A3E4F567-E89B-12D3-A456-426614174001";
+        assert_ne!(external_id_key(upper), external_id_key(&upper.to_lowercase()));
+        assert_eq!(external_id_key(upper)[6] >> 4, 8);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_uuids_round_trip(bytes in proptest::array::uniform16(0u8..)) {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let s = format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]);
+            proptest::prop_assert_eq!(external_id_key(&s), bytes);
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -156,7 +156,29 @@ async fn writer_allocates_through_functions_only() {
     )
     .await;
     denied(&w, "DELETE FROM idgraph.allocations", &[]).await;
-    denied(&w, "TRUNCATE idgraph.allocations", &[]).await;
+    // idgraph.allocations is a view over idgraph.allocation_rows (issue 9): neither is
+    // the writer's to write, and a view cannot be truncated at all.
+    denied(&w, "TRUNCATE idgraph.allocation_rows", &[]).await;
+    denied(
+        &w,
+        "INSERT INTO idgraph.allocation_rows (alloc_integer_id, target_id, submission_no, id_key)
+         VALUES (999999, $1, 1, gen_random_uuid())",
+        &[&tid],
+    )
+    .await;
+    denied(
+        &w,
+        "UPDATE idgraph.allocation_rows SET submission_no = submission_no + 1",
+        &[],
+    )
+    .await;
+    denied(&w, "DELETE FROM idgraph.allocation_rows", &[]).await;
+    denied(&w, "SELECT count(*) FROM idgraph.allocation_rows", &[]).await;
+    let e = w
+        .execute("TRUNCATE idgraph.allocations", &[])
+        .await
+        .expect_err("a view cannot be truncated");
+    assert_eq!(e.code(), Some(&SqlState::WRONG_OBJECT_TYPE), "{e:?}");
     denied(
         &w,
         "INSERT INTO idgraph.audit_log (actor, action, sysid, row_hash) VALUES ('me', 'allocate', 0, '\\x00')",

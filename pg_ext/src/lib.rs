@@ -64,6 +64,8 @@ extension_sql_file!(
         "schema",
         api::identity::normalize_external_id,
         api::identity::normalize_external_ids,
+        api::identity::external_id_key,
+        api::identity::external_id_keys,
         api::identity::_system_identifier,
         api::identity::_lock_submission,
         api::actor::_principal,

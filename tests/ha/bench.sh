@@ -32,7 +32,7 @@ ha_psql "$L" -d "$HA_DB" -c "SELECT count(*) FROM idgraph.allocate_batch('$SUB',
   ARRAY(SELECT 'bench-' || g FROM generate_series(1, 10000) g), 'natural_key')" >/dev/null
 ha_psql "$L" -d "$HA_DB" -c "SELECT count(*) FROM idgraph.allocate_batch('$SUB', 'ha.tbl_items', 'item_id',
   ARRAY(SELECT 'bench-' || g FROM generate_series(10001, 20000) g), 'natural_key')" >/dev/null
-ha_psql "$L" -d "$HA_DB" -c "ANALYZE idgraph.allocations" >/dev/null
+ha_psql "$L" -d "$HA_DB" -c "ANALYZE idgraph.allocation_rows" >/dev/null
 sleep 1
 pgb() { # node index, script, clients
   PGPASSWORD=$WPW "$PGBIN/pgbench" -n -M prepared -c "$3" -j 2 -T "$SECS" -D sub="$SUB" -f "$2" \

@@ -4,7 +4,7 @@
 -- admin-only, and every SECURITY DEFINER function pins its search_path.
 -- Each boundary is proved both from the catalog and by acting as the role (SET ROLE).
 BEGIN;
-SELECT plan(79);
+SELECT plan(82);
 
 -- Roles -----------------------------------------------------------------------------
 SELECT has_role('idgraph_reader');
@@ -66,8 +66,8 @@ SELECT set_eq(
      WHERE p.pronamespace = 'idgraph'::regnamespace
        AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a
                                         WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))$$,
-  ARRAY['normalize_external_id', 'normalize_external_ids', 'guess_external_id_type'],
-  'only the pure normalization helpers are executable by PUBLIC');
+  ARRAY['normalize_external_id', 'normalize_external_ids', 'guess_external_id_type', 'external_id_key', 'external_id_keys'],
+  'only the pure normalization and key helpers are executable by PUBLIC');
 SELECT is_empty(
   $$SELECT c.relname FROM pg_class c
      WHERE c.relnamespace = 'idgraph'::regnamespace AND c.relkind IN ('r', 'v', 'S', 'p')
@@ -132,6 +132,10 @@ SELECT throws_ok($$INSERT INTO idgraph.allocations (target_id, external_id, allo
 SELECT throws_ok($$UPDATE idgraph.allocations SET alloc_integer_id = alloc_integer_id + 1000$$, '42501', NULL,
                  'writer: may not UPDATE allocations');
 SELECT throws_ok($$DELETE FROM idgraph.allocations$$, '42501', NULL, 'writer: may not DELETE allocations');
+SELECT throws_ok($$UPDATE idgraph.allocation_rows SET submission_no = submission_no + 1$$, '42501', NULL,
+                 'writer: may not UPDATE the allocations'' storage table');
+SELECT throws_ok($$TRUNCATE idgraph.allocation_rows$$, '42501', NULL, 'writer: may not TRUNCATE it');
+SELECT throws_ok($$SELECT count(*) FROM idgraph.allocation_rows$$, '42501', NULL, 'writer: nor read it (the view is what readers read)');
 SELECT throws_ok($$UPDATE idgraph.submissions SET status = 'committed'$$, '42501', NULL, 'writer: may not UPDATE submissions');
 SELECT throws_ok($$DELETE FROM idgraph.targets$$, '42501', NULL, 'writer: may not DELETE targets');
 SELECT throws_ok($$INSERT INTO idgraph.audit_log (actor, action, sysid, row_hash) VALUES ('me', 'allocate', 0, '\x00')$$,

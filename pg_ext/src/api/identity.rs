@@ -58,6 +58,38 @@ pub fn normalize_external_ids(
     out
 }
 
+/// The 16-byte key an allocation of this (normalized) external id is stored under: a
+/// canonical UUID is its own key, any other natural key a version-8 UUID from its sha256
+/// (`idgraph_core::identity::external_id_key` says why and how collisions are refused).
+///
+/// ```sql
+/// SELECT idgraph.external_id_key('SITE-1');
+/// ```
+#[pg_extern(immutable, strict, parallel_safe)]
+pub fn external_id_key(p_external_id: &str) -> pgrx::Uuid {
+    pgrx::Uuid::from_bytes(identity::external_id_key(p_external_id))
+}
+
+/// [`external_id_key`] of every element, in order (NULL elements stay NULL).
+///
+/// ```sql
+/// SELECT idgraph.external_id_keys(ARRAY['SITE-1', 'SITE-2']);
+/// ```
+#[pg_extern(immutable, strict, parallel_safe)]
+pub fn external_id_keys(p_external_ids: Vec<Option<String>>) -> Vec<Option<pgrx::Uuid>> {
+    p_external_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            if i % 1024 == 0 {
+                check_for_interrupts!();
+            }
+            id.as_deref()
+                .map(|id| pgrx::Uuid::from_bytes(identity::external_id_key(id)))
+        })
+        .collect()
+}
+
 /// Guesses the type of an external id for lookups that were not told it: a valid UUID
 /// in any accepted spelling is a `uuid`, anything else a `natural_key`.
 ///
