@@ -2498,11 +2498,17 @@ BEGIN
 END
 $$;
 -- The old table's privileges go to the view that takes its name (grants_api gave them).
-CREATE TEMP TABLE _idgraph_allocations_acl ON COMMIT DROP AS
-  SELECT pg_catalog.pg_get_userbyid(x.grantee) AS grantee, x.privilege_type
-    FROM pg_class c, aclexplode(c.relacl) x
-   WHERE c.oid = 'idgraph.allocations'::regclass AND x.grantee <> c.relowner AND x.grantee <> 0;
+-- (Kept in a transaction-local setting: a table made here would become the extension's.)
+SELECT pg_catalog.set_config('idgraph_upgrade.allocations_acl',
+         coalesce(string_agg(format('GRANT %s ON idgraph.allocations TO %I;', x.privilege_type,
+                                    pg_catalog.pg_get_userbyid(x.grantee)), ' '
+                             ORDER BY pg_catalog.pg_get_userbyid(x.grantee), x.privilege_type), ''), true)
+  FROM pg_class c, aclexplode(c.relacl) x
+ WHERE c.oid = 'idgraph.allocations'::regclass AND x.grantee <> c.relowner AND x.grantee <> 0;
 ALTER TABLE idgraph.allocation_shares DROP CONSTRAINT allocation_shares_target_id_external_id_fkey;
+-- Out of the extension first: that also takes it off the extension's configuration
+-- tables (pg_extension.extconfig), which DROP TABLE alone would leave naming its oid.
+ALTER EXTENSION idgraph DROP TABLE idgraph.allocations;
 DROP TABLE idgraph.allocations;
 -- What an allocation is, in the words of 0.1.0's table of this name: its external id and
 -- type, its status (its owner's), and when its owner was created and committed.
@@ -2539,16 +2545,15 @@ CREATE TRIGGER allocations_read_only INSTEAD OF INSERT OR UPDATE OR DELETE ON id
   FOR EACH ROW EXECUTE FUNCTION idgraph._allocations_read_only();
 
 DO $$
-DECLARE
-  r record;
 BEGIN
-  FOR r IN SELECT * FROM pg_temp._idgraph_allocations_acl ORDER BY 1, 2 LOOP
-    EXECUTE format('GRANT %s ON idgraph.allocations TO %I', r.privilege_type, r.grantee);
-  END LOOP;
+  IF pg_catalog.current_setting('idgraph_upgrade.allocations_acl') <> '' THEN
+    EXECUTE pg_catalog.current_setting('idgraph_upgrade.allocations_acl');
+  END IF;
 END
 $$;
 REVOKE ALL ON idgraph.allocation_rows, idgraph.allocation_origins FROM PUBLIC;
-REVOKE ALL ON FUNCTION idgraph._allocation_status(text), idgraph._allocations_read_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION idgraph._allocation_status(text), idgraph._allocations_read_only(),
+                       idgraph._open_submission(uuid) FROM PUBLIC;
 REVOKE ALL ON SEQUENCE idgraph.submissions_submission_no_seq FROM PUBLIC;
 CREATE OR REPLACE FUNCTION idgraph._allocate_batch(
     p_submission uuid, p_rel regclass, p_column text, p_external_ids text[],
