@@ -1,0 +1,41 @@
+"""Helpers the benches' report.py scripts share (new reports use it; older ones still carry
+their own copies of these few lines)."""
+import os
+import re
+
+
+def kv(path):
+    """key=value lines of a file as a dict of strings."""
+    d = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                d[k] = v
+    return d
+
+
+def pgbench(path):
+    """tps, average latency (ms), transactions and failures from a pgbench report."""
+    text = open(path).read()
+
+    def num(pattern):
+        m = re.search(pattern, text, re.M)
+        return float(m.group(1)) if m else None
+    return {
+        "tps": num(r"^tps = ([0-9.]+)"),
+        "lat": num(r"^latency average = ([0-9.]+) ms"),
+        "xacts": num(r"^number of transactions actually processed: (\d+)"),
+        "failed": num(r"^number of failed transactions: (\d+)") or 0,
+    }
+
+
+def write_section(readme, start, end, section):
+    """Replaces the text between the markers (appends the section when they are missing)."""
+    text = open(readme).read() if os.path.exists(readme) else "# Benchmarks\n\n"
+    if start in text and end in text:
+        text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    with open(readme, "w") as f:
+        f.write(text)
