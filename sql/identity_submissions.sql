@@ -212,14 +212,20 @@ BEGIN
   v := idgraph._close_submission(p_submission, 'rolled_back');
   -- An id another pending submission also used is handed over to it (the earliest), not
   -- rolled back: that submission's data refers to the integer.
+  -- Driven from this submission's rows, one probe of allocation_shares' key per row (the
+  -- LATERAL ... LIMIT 1 fixes that plan: a plan made without statistics once scanned all
+  -- shares for each row).
   UPDATE idgraph.allocation_rows a SET submission_no = h.sharer
-    FROM (SELECT DISTINCT ON (sh.target_id, sh.external_id) sh.target_id, x.id_key, s.submission_no AS sharer
-            FROM idgraph.allocation_rows x
-            JOIN idgraph.allocation_shares sh
-              ON sh.target_id = x.target_id AND sh.external_id = coalesce(x.natural_key, x.id_key::text)
-            JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
-           WHERE x.submission_no = v.submission_no
-           ORDER BY sh.target_id, sh.external_id, sh.created_at, sh.submission_id) h
+    FROM (SELECT m.target_id, m.id_key, n.sharer
+            FROM (SELECT x.target_id, x.id_key, coalesce(x.natural_key, x.id_key::text) AS ext
+                    FROM idgraph.allocation_rows x WHERE x.submission_no = v.submission_no) m
+            CROSS JOIN LATERAL (
+              SELECT s.submission_no AS sharer
+                FROM idgraph.allocation_shares sh
+                JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
+               WHERE sh.target_id = m.target_id AND sh.external_id = m.ext
+               ORDER BY sh.created_at, sh.submission_id
+               LIMIT 1) n) h
    WHERE a.target_id = h.target_id AND a.id_key = h.id_key AND a.submission_no = v.submission_no;
   GET DIAGNOSTICS v_handed = ROW_COUNT;
   -- Integers are never freed: the rows stay, rolled back with their owner, reserved for

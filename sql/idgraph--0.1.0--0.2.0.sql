@@ -2572,6 +2572,7 @@ DECLARE
   v_exts text[];      -- distinct external ids, sorted
   v_ids bigint[];     -- their integers
   v_new boolean[];    -- whether this call created (or revived) them
+  v_first bigint[];   -- the position of their first occurrence in the input
   v_missing text[];
   v_shared text[];    -- ids still pending in another submission: this one shares them
   v_count_new integer;
@@ -2633,12 +2634,15 @@ BEGIN
     ON CONFLICT ON CONSTRAINT allocation_rows_pkey DO NOTHING
     RETURNING a.id_key, a.alloc_integer_id
   )
-  SELECT array_agg(p.ext ORDER BY p.ext),
+  -- The arrays in one byte order (COLLATE "C": any fixed order zips them, and it sorts by
+  -- memcmp, several times faster than the database's collation).
+  SELECT array_agg(p.ext ORDER BY p.ext COLLATE "C"),
          array_agg(CASE WHEN p.stored IS NULL OR p.stored = p.ext THEN coalesce(p.alloc_integer_id, n.alloc_integer_id) END
-                   ORDER BY p.ext),
-         array_agg(n.id_key IS NOT NULL OR r.id_key IS NOT NULL ORDER BY p.ext),
+                   ORDER BY p.ext COLLATE "C"),
+         array_agg(n.id_key IS NOT NULL OR r.id_key IS NOT NULL ORDER BY p.ext COLLATE "C"),
+         array_agg(p.ord ORDER BY p.ext COLLATE "C"),
          array_agg(p.ext) FILTER (WHERE p.status = 'allocated' AND p.owner <> v_subno AND p.stored = p.ext)
-    INTO v_exts, v_ids, v_new, v_shared
+    INTO v_exts, v_ids, v_new, v_first, v_shared
     FROM probe p
     LEFT JOIN inserted n ON n.id_key = p.key
     LEFT JOIN revived r ON r.id_key = p.key;
@@ -2689,9 +2693,9 @@ BEGIN
 
   -- Back to input order; a duplicate shares its integer, is_new only on its first occurrence.
   RETURN QUERY
-    SELECT u.ord, u.ext, d.id, d.is_new AND u.ord = min(u.ord) OVER (PARTITION BY u.ext)
+    SELECT u.ord, u.ext, d.id, d.is_new AND u.ord = d.first
       FROM unnest(v_norm) WITH ORDINALITY AS u(ext, ord)
-      JOIN unnest(v_exts, v_ids, v_new) AS d(ext, id, is_new) ON d.ext = u.ext
+      JOIN unnest(v_exts, v_ids, v_new, v_first) AS d(ext, id, is_new, first) ON d.ext = u.ext
      ORDER BY u.ord;
 END
 $$;
@@ -2746,14 +2750,20 @@ BEGIN
   v := idgraph._close_submission(p_submission, 'rolled_back');
   -- An id another pending submission also used is handed over to it (the earliest), not
   -- rolled back: that submission's data refers to the integer.
+  -- Driven from this submission's rows, one probe of allocation_shares' key per row (the
+  -- LATERAL ... LIMIT 1 fixes that plan: a plan made without statistics once scanned all
+  -- shares for each row).
   UPDATE idgraph.allocation_rows a SET submission_no = h.sharer
-    FROM (SELECT DISTINCT ON (sh.target_id, sh.external_id) sh.target_id, x.id_key, s.submission_no AS sharer
-            FROM idgraph.allocation_rows x
-            JOIN idgraph.allocation_shares sh
-              ON sh.target_id = x.target_id AND sh.external_id = coalesce(x.natural_key, x.id_key::text)
-            JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
-           WHERE x.submission_no = v.submission_no
-           ORDER BY sh.target_id, sh.external_id, sh.created_at, sh.submission_id) h
+    FROM (SELECT m.target_id, m.id_key, n.sharer
+            FROM (SELECT x.target_id, x.id_key, coalesce(x.natural_key, x.id_key::text) AS ext
+                    FROM idgraph.allocation_rows x WHERE x.submission_no = v.submission_no) m
+            CROSS JOIN LATERAL (
+              SELECT s.submission_no AS sharer
+                FROM idgraph.allocation_shares sh
+                JOIN idgraph.submissions s ON s.submission_id = sh.submission_id AND s.status = 'pending'
+               WHERE sh.target_id = m.target_id AND sh.external_id = m.ext
+               ORDER BY sh.created_at, sh.submission_id
+               LIMIT 1) n) h
    WHERE a.target_id = h.target_id AND a.id_key = h.id_key AND a.submission_no = v.submission_no;
   GET DIAGNOSTICS v_handed = ROW_COUNT;
   -- Integers are never freed: the rows stay, rolled back with their owner, reserved for

@@ -84,7 +84,7 @@ SQL
       echo "    $scale rows, batch $who run $r: $(grep -E '^latency average' "$OUT/batch_${scale}_${who}_r$r.txt")" >&2
     done
   done
-  for op in allocate resolve; do
+  for op in allocate_floor allocate resolve; do
     "${PSQL[@]}" -c CHECKPOINT
     pgbench -n -M prepared -c "$BENCH_CLIENTS" -j "$J" -T "$BENCH_SECONDS" -D sub="$SUB" -D scale="$scale" \
             -f "$HERE/$op.sql" "$BENCH_DB" >"$OUT/${op}_$scale.txt" 2>&1 \
