@@ -59,8 +59,8 @@ for op in ("allocate", "resolve"):
     mark = "✓" if r >= T_KEEP else "✗ below target"
     L.append(f"- `{op}` throughput at {hi:,} allocations / at {lo:,}: **{r:.2f}×** {mark} (target ≥ {T_KEEP}×).")
 r = tps[hi]["allocate_floor"] / tps[lo]["allocate_floor"]
-L.append(f"- for context, the floor's single insert at {hi:,} / at {lo:,}: {r:.2f}× (random keys: at this size the "
-         "indexes outgrow `shared_buffers`, and every new key lands on a random leaf page).")
+L.append(f"- for context, the floor's own single insert at {hi:,} / at {lo:,}, in the same minutes: {r:.2f}× "
+         "(how much of either ratio is the shared machine rather than the table's size).")
 L += ["", "Raw pgbench output: `benches/out/identity_scale/` (not committed).", END]
 section = "\n".join(L)
 write_section(README, START, END, section)
