@@ -1,22 +1,23 @@
-"""Helpers the benches' report.py scripts share (new reports use it; older ones still carry
-their own copies of these few lines)."""
+"""Helpers the benches' report.py scripts share: key=value files, pgbench reports, and the
+README section between a bench's markers."""
 import os
 import re
 
 
 def kv(path):
-    """key=value lines of a file as a dict of strings."""
+    """key=value lines of a file as a dict of strings ({} when the file is missing)."""
     d = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                d[k] = v
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    d[k] = v
     return d
 
 
 def pgbench(path):
-    """tps, average latency (ms), transactions and failures from a pgbench report."""
+    """tps, latency average and stddev (ms), transactions and failures from a pgbench report."""
     text = open(path).read()
 
     def num(pattern):
@@ -25,14 +26,20 @@ def pgbench(path):
     return {
         "tps": num(r"^tps = ([0-9.]+)"),
         "lat": num(r"^latency average = ([0-9.]+) ms"),
+        "sd": num(r"^latency stddev = ([0-9.]+) ms"),
         "xacts": num(r"^number of transactions actually processed: (\d+)"),
         "failed": num(r"^number of failed transactions: (\d+)") or 0,
     }
 
 
+NEW_README = ("# Benchmarks\n\n`make bench` runs every bench (`benches/run.sh` runs `benches/identity/run.sh`, "
+              "then every other `benches/*/run.sh`) and rewrites its own section of this file between its "
+              "markers; text outside the markers is kept.\n\n")
+
+
 def write_section(readme, start, end, section):
     """Replaces the text between the markers (appends the section when they are missing)."""
-    text = open(readme).read() if os.path.exists(readme) else "# Benchmarks\n\n"
+    text = open(readme).read() if os.path.exists(readme) else NEW_README
     if start in text and end in text:
         text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
     else:

@@ -11,6 +11,9 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import kv, pgbench, write_section  # noqa: E402
+
 OUT = os.environ["OUT"]
 README = os.environ["BENCH_README"]
 SECONDS = os.environ["BENCH_SECONDS"]
@@ -25,29 +28,6 @@ WHO = [("floor", "(a) floor: bare `INSERT … ON CONFLICT DO NOTHING RETURNING`,
 T_FLOOR, T_PLPGSQL, T_BATCH = 0.7, 1.5, 1.5
 
 
-def kv(path):
-    d = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                d[k] = v
-    return d
-
-
-def pgbench(path):
-    text = open(path).read()
-
-    def num(pattern):
-        m = re.search(pattern, text, re.M)
-        return float(m.group(1)) if m else None
-    return {
-        "tps": num(r"^tps = ([0-9.]+)"),
-        "lat": num(r"^latency average = ([0-9.]+) ms"),
-        "sd": num(r"^latency stddev = ([0-9.]+) ms"),
-        "xacts": num(r"^number of transactions actually processed: (\d+)"),
-        "failed": num(r"^number of failed transactions: (\d+)") or 0,
-    }
 
 
 def p95(prefix):
@@ -149,18 +129,7 @@ L += ["",
       END]
 section = "\n".join(L)
 
-if os.path.exists(README):
-    text = open(README).read()
-else:
-    text = ("# Benchmarks\n\n`make bench` runs every bench (`benches/run.sh` runs `benches/identity/run.sh`, then "
-            "every other `benches/*/run.sh`) and rewrites its own section of this file between its markers; "
-            "text outside the markers is kept.\n\n")
-if START in text and END in text:
-    text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-with open(README, "w") as f:
-    f.write(text)
+write_section(README, START, END, section)
 print(section)
 if failed:
     print(f"identity bench: {int(failed)} pgbench transactions failed", file=sys.stderr)

@@ -6,7 +6,11 @@ when the markers are missing); everything else in the README is kept. Prints the
 """
 import glob
 import os
+import sys
 import re
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import kv, pgbench, write_section  # noqa: E402
 
 OUT = os.environ["OUT"]
 README = os.environ["BENCH_README"]
@@ -21,26 +25,6 @@ BILLION = 1_000_000_000
 T_BYTES = 120  # issue 9: bytes per allocation, table + indexes, committed and vacuumed
 
 
-def kv(path):
-    d = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                if "=" in line:
-                    k, v = line.rstrip("\n").split("=", 1)
-                    d[k] = v
-    return d
-
-
-def pgbench(path):
-    text = open(path).read()
-
-    def num(pattern):
-        m = re.search(pattern, text, re.M)
-        return float(m.group(1)) if m else None
-    return {"tps": num(r"^tps = ([0-9.]+)"),
-            "xacts": num(r"^number of transactions actually processed: (\d+)"),
-            "failed": num(r"^number of failed transactions: (\d+)") or 0}
 
 
 def latencies(name):
@@ -180,11 +164,5 @@ L = [START,
      END]
 section = "\n".join(L)
 
-text = open(README).read() if os.path.exists(README) else "# Benchmarks\n\n"
-if START in text and END in text:
-    text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-else:
-    text = text.rstrip("\n") + "\n\n" + section + "\n"
-with open(README, "w") as f:
-    f.write(text)
+write_section(README, START, END, section)
 print(section)
