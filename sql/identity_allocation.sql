@@ -5,6 +5,22 @@
 -- Allocation
 -- ---------------------------------------------------------------------------
 
+-- The refusal of an id whose 16-byte key is another id's (idgraph.external_id_key): one
+-- message for allocate and allocate_batch. Called only when it happens, so the hot path's
+-- rule of no nested calls holds.
+CREATE FUNCTION idgraph._refuse_key_clash(p_external_id text, p_stored text, p_rel regclass, p_column text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(p_external_id, 100)),
+                  quote_literal(left(p_stored, 100)), p_rel, quote_ident(p_column)
+    USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+END
+$$;
+COMMENT ON FUNCTION idgraph._refuse_key_clash(text, text, regclass, text) IS
+  'Raises 23505 for an external id whose key another id holds (internal to allocate / allocate_batch).';
+
 -- The hot path. Everything is inline (no nested helper calls, no nested SET frames):
 -- measured, each helper call cost as much as an index probe.
 CREATE FUNCTION idgraph._allocate(
@@ -68,15 +84,13 @@ BEGIN
   -- The row under the id's 16-byte key (idgraph.external_id_key), its owner's number and
   -- status: an allocation's status is its owner submission's.
   v_key := idgraph.external_id_key(v_id);
-  SELECT a.alloc_integer_id, o.status, a.content_hash, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+  SELECT a.alloc_integer_id, o.status, a.content_hash, a.submission_no, idgraph._external_id(a.natural_key, a.id_key)
     INTO v_alloc, v_status, v_hash, v_owner, v_stored
     FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
    WHERE a.target_id = v_target AND a.id_key = v_key;
   IF FOUND THEN
     IF v_stored <> v_id THEN
-      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
-                      quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
-        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+      PERFORM idgraph._refuse_key_clash(v_id, v_stored, p_rel, p_column);
     END IF;
     v_status := idgraph._allocation_status(v_status);
     IF v_status = 'allocated' AND v_owner <> v_subno THEN
@@ -106,7 +120,7 @@ BEGIN
       v_new := true;
     ELSE
       -- Another session allocated it first and has committed (ON CONFLICT waited for it).
-      SELECT a.alloc_integer_id, o.status, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+      SELECT a.alloc_integer_id, o.status, a.submission_no, idgraph._external_id(a.natural_key, a.id_key)
         INTO v_alloc, v_status, v_owner, v_stored
         FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
        WHERE a.target_id = v_target AND a.id_key = v_key;
@@ -114,9 +128,7 @@ BEGIN
         RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
           USING ERRCODE = '40001', HINT = 'Retry the transaction.';
       ELSIF v_stored <> v_id THEN
-        RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
-                        quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
-          USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+        PERFORM idgraph._refuse_key_clash(v_id, v_stored, p_rel, p_column);
       END IF;
       IF idgraph._allocation_status(v_status) = 'allocated' AND v_owner <> v_subno THEN
         INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
@@ -227,7 +239,7 @@ BEGIN
            idgraph._allocation_status(x.owner_status) AS status, x.submission_no AS owner, x.stored
       FROM input i
       LEFT JOIN LATERAL (SELECT a.alloc_integer_id, o.status AS owner_status, a.submission_no,
-                                coalesce(a.natural_key, a.id_key::text) AS stored
+                                idgraph._external_id(a.natural_key, a.id_key) AS stored
                            FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
                           WHERE a.target_id = v_t.target_id AND a.id_key = i.key) x ON true
   ), revived AS (
@@ -266,15 +278,13 @@ BEGIN
   SELECT array_agg(e.ext) INTO v_missing
     FROM unnest(v_exts, v_ids) AS e(ext, id) WHERE e.id IS NULL;
   IF v_missing IS NOT NULL THEN
-    SELECT e.ext, coalesce(f.natural_key, f.id_key::text) AS stored INTO v_clash
+    SELECT e.ext, idgraph._external_id(f.natural_key, f.id_key) AS stored INTO v_clash
       FROM unnest(v_missing) AS e(ext)
       JOIN idgraph.allocation_rows f ON f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext)
-     WHERE coalesce(f.natural_key, f.id_key::text) <> e.ext
+     WHERE idgraph._external_id(f.natural_key, f.id_key) <> e.ext
      LIMIT 1;
     IF FOUND THEN
-      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_clash.ext, 100)),
-                      quote_literal(left(v_clash.stored, 100)), p_rel, quote_ident(p_column)
-        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+      PERFORM idgraph._refuse_key_clash(v_clash.ext, v_clash.stored, p_rel, p_column);
     END IF;
     SELECT array_agg(coalesce(f.alloc_integer_id, e.id) ORDER BY e.ord) INTO v_ids
       FROM unnest(v_exts, v_ids) WITH ORDINALITY AS e(ext, id, ord)

@@ -21,10 +21,10 @@ BEGIN
   v_id := idgraph.normalize_external_id(p_external_id, v_type);
   RETURN QUERY
     SELECT a.alloc_integer_id, idgraph._allocation_status(o.status), o.submission_id, v_id,
-           CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END
+           idgraph._external_id_type(a.natural_key)
       FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
      WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
-       AND coalesce(a.natural_key, a.id_key::text) = v_id;
+       AND idgraph._external_id(a.natural_key, a.id_key) = v_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'external id % has no integer in %.%', quote_literal(left(p_external_id, 100)), p_rel, quote_ident(p_column)
       USING ERRCODE = 'P0002';
@@ -63,7 +63,7 @@ BEGIN
       LEFT JOIN LATERAL (SELECT a.alloc_integer_id, idgraph._allocation_status(o.status) AS status
                            FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
                           WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(n.id)
-                            AND coalesce(a.natural_key, a.id_key::text) = n.id) x ON true
+                            AND idgraph._external_id(a.natural_key, a.id_key) = n.id) x ON true
      ORDER BY u.ord;
 END
 $$;
@@ -88,7 +88,7 @@ BEGIN
     RAISE EXCEPTION 'integer id must not be NULL' USING ERRCODE = '22004';
   END IF;
   RETURN QUERY
-    SELECT coalesce(a.natural_key, a.id_key::text), CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END,
+    SELECT idgraph._external_id(a.natural_key, a.id_key), idgraph._external_id_type(a.natural_key),
            idgraph._allocation_status(o.status), o.submission_id
       FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
      WHERE a.target_id = v_t.target_id AND a.alloc_integer_id = p_alloc_integer_id;  -- allocation_rows_integer_brin
@@ -130,7 +130,7 @@ BEGIN
   SELECT idgraph._allocation_status(o.status), a.content_hash INTO v_status, v_hash
     FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
    WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
-     AND coalesce(a.natural_key, a.id_key::text) = v_id;
+     AND idgraph._external_id(a.natural_key, a.id_key) = v_id;
   IF NOT FOUND OR v_status = 'rolled_back' THEN
     RETURN 'insert';
   ELSIF p_content_hash IS NOT NULL AND p_content_hash = v_hash THEN

@@ -217,7 +217,7 @@ BEGIN
   -- shares for each row).
   UPDATE idgraph.allocation_rows a SET submission_no = h.sharer
     FROM (SELECT m.target_id, m.id_key, n.sharer
-            FROM (SELECT x.target_id, x.id_key, coalesce(x.natural_key, x.id_key::text) AS ext
+            FROM (SELECT x.target_id, x.id_key, idgraph._external_id(x.natural_key, x.id_key) AS ext
                     FROM idgraph.allocation_rows x WHERE x.submission_no = v.submission_no) m
             CROSS JOIN LATERAL (
               SELECT s.submission_no AS sharer

@@ -1850,15 +1850,13 @@ BEGIN
   -- The row under the id's 16-byte key (idgraph.external_id_key), its owner's number and
   -- status: an allocation's status is its owner submission's.
   v_key := idgraph.external_id_key(v_id);
-  SELECT a.alloc_integer_id, o.status, a.content_hash, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+  SELECT a.alloc_integer_id, o.status, a.content_hash, a.submission_no, idgraph._external_id(a.natural_key, a.id_key)
     INTO v_alloc, v_status, v_hash, v_owner, v_stored
     FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
    WHERE a.target_id = v_target AND a.id_key = v_key;
   IF FOUND THEN
     IF v_stored <> v_id THEN
-      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
-                      quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
-        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+      PERFORM idgraph._refuse_key_clash(v_id, v_stored, p_rel, p_column);
     END IF;
     v_status := idgraph._allocation_status(v_status);
     IF v_status = 'allocated' AND v_owner <> v_subno THEN
@@ -1888,7 +1886,7 @@ BEGIN
       v_new := true;
     ELSE
       -- Another session allocated it first and has committed (ON CONFLICT waited for it).
-      SELECT a.alloc_integer_id, o.status, a.submission_no, coalesce(a.natural_key, a.id_key::text)
+      SELECT a.alloc_integer_id, o.status, a.submission_no, idgraph._external_id(a.natural_key, a.id_key)
         INTO v_alloc, v_status, v_owner, v_stored
         FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
        WHERE a.target_id = v_target AND a.id_key = v_key;
@@ -1896,9 +1894,7 @@ BEGIN
         RAISE EXCEPTION 'could not serialize allocation of % (allocated concurrently)', v_id
           USING ERRCODE = '40001', HINT = 'Retry the transaction.';
       ELSIF v_stored <> v_id THEN
-        RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_id, 100)),
-                        quote_literal(left(v_stored, 100)), p_rel, quote_ident(p_column)
-          USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+        PERFORM idgraph._refuse_key_clash(v_id, v_stored, p_rel, p_column);
       END IF;
       IF idgraph._allocation_status(v_status) = 'allocated' AND v_owner <> v_subno THEN
         INSERT INTO idgraph.allocation_shares (target_id, external_id, submission_id)
@@ -2510,13 +2506,24 @@ ALTER TABLE idgraph.allocation_shares DROP CONSTRAINT allocation_shares_target_i
 -- tables (pg_extension.extconfig), which DROP TABLE alone would leave naming its oid.
 ALTER EXTENSION idgraph DROP TABLE idgraph.allocations;
 DROP TABLE idgraph.allocations;
+-- An allocation row's external id and its type (inlined where they are used).
+CREATE OR REPLACE FUNCTION idgraph._external_id(p_natural_key text, p_id_key uuid) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(p_natural_key, p_id_key::text) $$;
+COMMENT ON FUNCTION idgraph._external_id(text, uuid) IS
+  'The external id of an allocation row: its natural key, else its uuid key (internal).';
+CREATE OR REPLACE FUNCTION idgraph._external_id_type(p_natural_key text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN p_natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END $$;
+COMMENT ON FUNCTION idgraph._external_id_type(text) IS
+  'The external id type of an allocation row: natural_key when it keeps a natural key''s text, else uuid (internal).';
 -- What an allocation is, in the words of 0.1.0's table of this name: its external id and
 -- type, its status (its owner's), and when its owner was created and committed.
 CREATE VIEW idgraph.allocations AS
 SELECT a.target_id,
-       coalesce(a.natural_key, a.id_key::text) AS external_id,
+       idgraph._external_id(a.natural_key, a.id_key) AS external_id,
        a.alloc_integer_id,
-       CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END AS external_id_type,
+       idgraph._external_id_type(a.natural_key) AS external_id_type,
        s.submission_id,
        idgraph._allocation_status(s.status) AS status,
        a.content_hash,
@@ -2552,8 +2559,21 @@ BEGIN
 END
 $$;
 REVOKE ALL ON idgraph.allocation_rows, idgraph.allocation_origins FROM PUBLIC;
+CREATE OR REPLACE FUNCTION idgraph._refuse_key_clash(p_external_id text, p_stored text, p_rel regclass, p_column text)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(p_external_id, 100)),
+                  quote_literal(left(p_stored, 100)), p_rel, quote_ident(p_column)
+    USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+END
+$$;
+COMMENT ON FUNCTION idgraph._refuse_key_clash(text, text, regclass, text) IS
+  'Raises 23505 for an external id whose key another id holds (internal to allocate / allocate_batch).';
 REVOKE ALL ON FUNCTION idgraph._allocation_status(text), idgraph._allocations_read_only(),
-                       idgraph._open_submission(uuid) FROM PUBLIC;
+                       idgraph._open_submission(uuid), idgraph._external_id(text, uuid), idgraph._external_id_type(text),
+                       idgraph._refuse_key_clash(text, text, regclass, text) FROM PUBLIC;
 REVOKE ALL ON SEQUENCE idgraph.submissions_submission_no_seq FROM PUBLIC;
 CREATE OR REPLACE FUNCTION idgraph._allocate_batch(
     p_submission uuid, p_rel regclass, p_column text, p_external_ids text[],
@@ -2615,7 +2635,7 @@ BEGIN
            idgraph._allocation_status(x.owner_status) AS status, x.submission_no AS owner, x.stored
       FROM input i
       LEFT JOIN LATERAL (SELECT a.alloc_integer_id, o.status AS owner_status, a.submission_no,
-                                coalesce(a.natural_key, a.id_key::text) AS stored
+                                idgraph._external_id(a.natural_key, a.id_key) AS stored
                            FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
                           WHERE a.target_id = v_t.target_id AND a.id_key = i.key) x ON true
   ), revived AS (
@@ -2654,15 +2674,13 @@ BEGIN
   SELECT array_agg(e.ext) INTO v_missing
     FROM unnest(v_exts, v_ids) AS e(ext, id) WHERE e.id IS NULL;
   IF v_missing IS NOT NULL THEN
-    SELECT e.ext, coalesce(f.natural_key, f.id_key::text) AS stored INTO v_clash
+    SELECT e.ext, idgraph._external_id(f.natural_key, f.id_key) AS stored INTO v_clash
       FROM unnest(v_missing) AS e(ext)
       JOIN idgraph.allocation_rows f ON f.target_id = v_t.target_id AND f.id_key = idgraph.external_id_key(e.ext)
-     WHERE coalesce(f.natural_key, f.id_key::text) <> e.ext
+     WHERE idgraph._external_id(f.natural_key, f.id_key) <> e.ext
      LIMIT 1;
     IF FOUND THEN
-      RAISE EXCEPTION 'external id % shares its key with % in %.%', quote_literal(left(v_clash.ext, 100)),
-                      quote_literal(left(v_clash.stored, 100)), p_rel, quote_ident(p_column)
-        USING ERRCODE = '23505', HINT = 'The two ids hash to one key (idgraph.external_id_key); this one cannot be allocated.';
+      PERFORM idgraph._refuse_key_clash(v_clash.ext, v_clash.stored, p_rel, p_column);
     END IF;
     SELECT array_agg(coalesce(f.alloc_integer_id, e.id) ORDER BY e.ord) INTO v_ids
       FROM unnest(v_exts, v_ids) WITH ORDINALITY AS e(ext, id, ord)
@@ -2755,7 +2773,7 @@ BEGIN
   -- shares for each row).
   UPDATE idgraph.allocation_rows a SET submission_no = h.sharer
     FROM (SELECT m.target_id, m.id_key, n.sharer
-            FROM (SELECT x.target_id, x.id_key, coalesce(x.natural_key, x.id_key::text) AS ext
+            FROM (SELECT x.target_id, x.id_key, idgraph._external_id(x.natural_key, x.id_key) AS ext
                     FROM idgraph.allocation_rows x WHERE x.submission_no = v.submission_no) m
             CROSS JOIN LATERAL (
               SELECT s.submission_no AS sharer
@@ -2795,10 +2813,10 @@ BEGIN
   v_id := idgraph.normalize_external_id(p_external_id, v_type);
   RETURN QUERY
     SELECT a.alloc_integer_id, idgraph._allocation_status(o.status), o.submission_id, v_id,
-           CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END
+           idgraph._external_id_type(a.natural_key)
       FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
      WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
-       AND coalesce(a.natural_key, a.id_key::text) = v_id;
+       AND idgraph._external_id(a.natural_key, a.id_key) = v_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'external id % has no integer in %.%', quote_literal(left(p_external_id, 100)), p_rel, quote_ident(p_column)
       USING ERRCODE = 'P0002';
@@ -2828,7 +2846,7 @@ BEGIN
       LEFT JOIN LATERAL (SELECT a.alloc_integer_id, idgraph._allocation_status(o.status) AS status
                            FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
                           WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(n.id)
-                            AND coalesce(a.natural_key, a.id_key::text) = n.id) x ON true
+                            AND idgraph._external_id(a.natural_key, a.id_key) = n.id) x ON true
      ORDER BY u.ord;
 END
 $$;
@@ -2844,7 +2862,7 @@ BEGIN
     RAISE EXCEPTION 'integer id must not be NULL' USING ERRCODE = '22004';
   END IF;
   RETURN QUERY
-    SELECT coalesce(a.natural_key, a.id_key::text), CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END,
+    SELECT idgraph._external_id(a.natural_key, a.id_key), idgraph._external_id_type(a.natural_key),
            idgraph._allocation_status(o.status), o.submission_id
       FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
      WHERE a.target_id = v_t.target_id AND a.alloc_integer_id = p_alloc_integer_id;  -- allocation_rows_integer_brin
@@ -2873,7 +2891,7 @@ BEGIN
   SELECT idgraph._allocation_status(o.status), a.content_hash INTO v_status, v_hash
     FROM idgraph.allocation_rows a JOIN idgraph.submissions o ON o.submission_no = a.submission_no
    WHERE a.target_id = v_t.target_id AND a.id_key = idgraph.external_id_key(v_id)
-     AND coalesce(a.natural_key, a.id_key::text) = v_id;
+     AND idgraph._external_id(a.natural_key, a.id_key) = v_id;
   IF NOT FOUND OR v_status = 'rolled_back' THEN
     RETURN 'insert';
   ELSIF p_content_hash IS NOT NULL AND p_content_hash = v_hash THEN

@@ -114,13 +114,26 @@ CREATE TABLE idgraph.allocation_origins (
 COMMENT ON TABLE idgraph.allocation_origins IS
   'When and by whom each allocation made before 0.2.0 was created (0.2.0 keeps that in the audit rows instead).';
 
+-- An allocation row's external id and its type: a natural key's text, else the uuid that
+-- is its own key (idgraph.external_id_key). Inlined where they are used.
+CREATE FUNCTION idgraph._external_id(p_natural_key text, p_id_key uuid) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(p_natural_key, p_id_key::text) $$;
+COMMENT ON FUNCTION idgraph._external_id(text, uuid) IS
+  'The external id of an allocation row: its natural key, else its uuid key (internal).';
+CREATE FUNCTION idgraph._external_id_type(p_natural_key text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN p_natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END $$;
+COMMENT ON FUNCTION idgraph._external_id_type(text) IS
+  'The external id type of an allocation row: natural_key when it keeps a natural key''s text, else uuid (internal).';
+
 -- What an allocation is, in the words of 0.1.0's table of this name: its external id and
 -- type, its status (its owner's), and when its owner was created and committed.
 CREATE VIEW idgraph.allocations AS
 SELECT a.target_id,
-       coalesce(a.natural_key, a.id_key::text) AS external_id,
+       idgraph._external_id(a.natural_key, a.id_key) AS external_id,
        a.alloc_integer_id,
-       CASE WHEN a.natural_key IS NULL THEN 'uuid' ELSE 'natural_key' END AS external_id_type,
+       idgraph._external_id_type(a.natural_key) AS external_id_type,
        s.submission_id,
        idgraph._allocation_status(s.status) AS status,
        a.content_hash,
