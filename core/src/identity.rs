@@ -182,7 +182,7 @@ fn canonical_uuid_bytes(s: &str) -> Option<[u8; 16]> {
             b'a'..=b'f' => c - b'a' + 10,
             _ => return None,
         };
-        out[nibbles / 2] |= if nibbles % 2 == 0 { v << 4 } else { v };
+        out[nibbles / 2] |= if nibbles.is_multiple_of(2) { v << 4 } else { v };
         nibbles += 1;
     }
     Some(out)
@@ -198,7 +198,10 @@ mod tests {
         let key = external_id_key(id);
         assert_eq!(key[0], 0xa3);
         assert_eq!(key[15], 0x01);
-        assert_eq!(key, external_id_key(&normalize(id, ExternalIdType::NaturalKey).unwrap()));
+        assert_eq!(
+            key,
+            external_id_key(&normalize(id, ExternalIdType::NaturalKey).unwrap())
+        );
     }
 
     #[test]
@@ -210,7 +213,10 @@ mod tests {
         assert_ne!(key, external_id_key("SITE-2"));
         // Not canonical spellings of a UUID are natural keys, keyed by their hash.
         let upper = "A3E4F567-E89B-12D3-A456-426614174001";
-        assert_ne!(external_id_key(upper), external_id_key(&upper.to_lowercase()));
+        assert_ne!(
+            external_id_key(upper),
+            external_id_key(&upper.to_lowercase())
+        );
         assert_eq!(external_id_key(upper)[6] >> 4, 8);
     }
 

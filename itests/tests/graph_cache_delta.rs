@@ -50,7 +50,17 @@ async fn answers(c: &Client, root: &str) -> Value {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    json!({"deps": deps, "composite": composite, "cycles": cycles})
+    // The upstream of a dependency of root's: each row's composites (cached per version of
+    // the graph in a backend) must follow every change too.
+    let impact: Value = c
+        .query_one(
+            "SELECT idgraph.impact_analysis($1, 0.9, 'full')",
+            &[&format!("{root}-y")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    json!({"deps": deps, "composite": composite, "cycles": cycles, "impact": impact})
 }
 
 async fn stats(c: &Client) -> (i64, i64) {

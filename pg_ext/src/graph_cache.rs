@@ -67,6 +67,9 @@ pub struct Snapshot {
     cycles: OnceCell<Rc<Vec<Cycle>>>,
     /// The cycles of an earlier snapshot and the changes made since, to upkeep from.
     cycles_base: Option<(Rc<Vec<Cycle>>, Vec<PairChange>)>,
+    /// What impact analyses of this graph reuse (each service's current composite once
+    /// computed); emptied whenever the graph changes. Built only by impact_analysis.
+    pub availability: RefCell<depgraph::AvailabilityCache>,
 }
 
 impl Snapshot {
@@ -215,6 +218,7 @@ fn from_file(state: &State) -> Result<Option<Snapshot>, IdgraphError> {
         provisional: None,
         cycles,
         cycles_base: None,
+        availability: RefCell::default(),
     }))
 }
 
@@ -520,7 +524,10 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
                 };
                 let source = node_name(&snap, &appended, si)?;
                 let target = node_name(&snap, &appended, ti)?;
-                by_pair.entry((s, t)).or_default().push(edge_observation(&row, source, target)?);
+                by_pair
+                    .entry((s, t))
+                    .or_default()
+                    .push(edge_observation(&row, source, target)?);
             }
             for (s, t) in &pairs {
                 let (Some(&si), Some(&ti)) = (snap.nodes.get(s), snap.nodes.get(t)) else {
@@ -539,6 +546,7 @@ fn catch_up(base: Rc<Snapshot>, state: &State) -> Result<Result<Snapshot, ()>, I
             snap.slo_targets = load_slo_targets(client)?;
         }
         let changes = snap.graph.apply(&delta);
+        snap.availability = RefCell::default();
         // Cycles: upkeep from what this snapshot knew (computed, or itself pending).
         let base_cycles = match snap.cycles.take() {
             Some(c) => Some((c, Vec::new())),
@@ -603,6 +611,7 @@ impl Snapshot {
             provisional: self.provisional.clone(),
             cycles: self.cycles.clone(),
             cycles_base: self.cycles_base.clone(),
+            availability: RefCell::default(),
         }
     }
 }
@@ -710,6 +719,7 @@ fn load(state: &State) -> Result<Snapshot, IdgraphError> {
             provisional: state.own.clone(),
             cycles: OnceCell::new(),
             cycles_base: None,
+            availability: RefCell::default(),
         })
     })
 }
@@ -750,9 +760,17 @@ fn edge_observation(
     Ok(EdgeObservation {
         source,
         target,
-        discovery: parsed(DiscoverySource::parse(&discovery), "edges.discovery_source", &discovery)?,
+        discovery: parsed(
+            DiscoverySource::parse(&discovery),
+            "edges.discovery_source",
+            &discovery,
+        )?,
         mode: parsed(Mode::parse(&mode), "edges.communication_mode", &mode)?,
-        criticality: parsed(Criticality::parse(&criticality), "edges.criticality", &criticality)?,
+        criticality: parsed(
+            Criticality::parse(&criticality),
+            "edges.criticality",
+            &criticality,
+        )?,
         redundancy_group: row.get::<String>(6).map_err(spi_err)?,
         stale: required(row.get::<bool>(7).map_err(spi_err)?, "edges.stale")?,
     })

@@ -29,7 +29,7 @@ use super::traverse::{traverse, Direction};
 use crate::cancel::Cancel;
 
 /// Tunables of the availability math.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AvailabilityOptions {
     pub max_depth: u32,
     pub default_availability: f64,
@@ -1137,6 +1137,73 @@ impl Impact {
     }
 }
 
+/// What impact analyses of one graph reuse from one call to the next: the compact form of
+/// the graph they walk, and every service's current composite once it has been computed
+/// (it depends on the graph and the options only, not on the proposal). Bound to one
+/// graph: its holder drops it whenever the graph changes (`pg_ext`'s cached snapshot
+/// holds one per version). It resets itself when the options or the graph's size differ.
+#[derive(Default)]
+pub struct AvailabilityCache {
+    scratch: Option<Scratch>,
+    key: Option<(AvailabilityOptions, usize, usize)>,
+    /// The current composite per node; NaN until computed.
+    current: Vec<f64>,
+}
+
+impl AvailabilityCache {
+    fn prepare(&mut self, g: &Graph, opts: &AvailabilityOptions) {
+        let key = (*opts, g.len(), g.edge_count());
+        if self.key != Some(key) || self.scratch.is_none() {
+            self.scratch = Some(Scratch::new(g, opts));
+            self.current = vec![f64::NAN; g.len()];
+            self.key = Some(key);
+        }
+    }
+
+    /// Services whose current composite is held.
+    pub fn composites_held(&self) -> usize {
+        self.current.iter().filter(|v| !v.is_nan()).count()
+    }
+}
+
+/// Where `x` sits in each closure, when that is decidable without walking them: when `x`'s
+/// component is acyclic and no redundancy group has a member in it, `x` is a serial
+/// factor of exactly the closures within `max_depth` required hops of it (one reverse
+/// walk from `x` finds them). `None` otherwise: each closure's walk decides.
+fn serial_reach(g: &Graph, x: u32, opts: &AvailabilityOptions, s: &Scratch) -> Option<Vec<bool>> {
+    let comps = g.required_components();
+    let cx = comps.of[x as usize];
+    if comps.cyclic[cx as usize] {
+        return None;
+    }
+    let grouped = (0..s.req_to.len())
+        .any(|i| s.req_group[i] != NO_GROUP && comps.of[s.req_to[i] as usize] == cx);
+    if grouped {
+        return None;
+    }
+    let mut reach = vec![false; g.len()];
+    reach[x as usize] = true;
+    let mut frontier = vec![x];
+    let mut next = Vec::new();
+    for _ in 0..opts.max_depth {
+        if frontier.is_empty() {
+            break;
+        }
+        next.clear();
+        for &v in &frontier {
+            for &e in g.in_edges(v) {
+                let edge = g.edge(e);
+                if edge.is_required() && !edge.stale && !reach[edge.from as usize] {
+                    reach[edge.from as usize] = true;
+                    next.push(edge.from);
+                }
+            }
+        }
+        std::mem::swap(&mut frontier, &mut next);
+    }
+    Some(reach)
+}
+
 /// Every upstream service of `service` (direct and transitive, over fresh edges), with
 /// its composite availability now and with `proposed` as the service's availability;
 /// sorted by delta, most negative first. `slo_targets` maps service ids to targets.
@@ -1148,6 +1215,30 @@ pub fn impact_analysis(
     slo_targets: &HashMap<String, f64>,
     opts: &AvailabilityOptions,
     cancel: &mut Cancel,
+) -> Result<Impact, GraphError> {
+    impact_analysis_cached(
+        g,
+        service,
+        proposed,
+        slo_targets,
+        opts,
+        cancel,
+        &mut AvailabilityCache::default(),
+    )
+}
+
+/// [`impact_analysis`] reusing `cache` (see [`AvailabilityCache`]), which must belong to
+/// `g`. The answer is the same; a current composite computed once is not computed again,
+/// and where `x` is a plain serial factor (see `serial_reach`) its projection is the
+/// current composite scaled, with no walk at all.
+pub fn impact_analysis_cached(
+    g: &Graph,
+    service: &str,
+    proposed: f64,
+    slo_targets: &HashMap<String, f64>,
+    opts: &AvailabilityOptions,
+    cancel: &mut Cancel,
+    cache: &mut AvailabilityCache,
 ) -> Result<Impact, GraphError> {
     let x = g.lookup(service)?;
     if !(0.0..=1.0).contains(&proposed) {
@@ -1167,17 +1258,46 @@ pub fn impact_analysis(
     )?;
     let comps = g.required_components();
     let mut rows = Vec::with_capacity(upstream.len());
-    let mut scratch = Scratch::new(g, opts);
+    cache.prepare(g, opts);
+    let AvailabilityCache {
+        scratch: Some(scratch),
+        current: memo,
+        ..
+    } = cache
+    else {
+        return Err(GraphError::Invalid(
+            "internal error: the availability cache was not prepared".into(),
+        ));
+    };
+    let reach = serial_reach(g, x, opts, scratch);
     for r in &upstream {
-        let (current, role) = composite_value(g, r.node, opts, None, x, &mut scratch);
-        cancel.tick(1 + scratch.touched.len())?;
+        let u = r.node as usize;
+        let known = memo[u];
+        let (current, role) = match &reach {
+            Some(reach) if !known.is_nan() => {
+                cancel.tick(1)?;
+                let role = if !reach[u] {
+                    Role::Absent
+                } else if comps.of[u] == comps.of[x as usize] {
+                    Role::Complex
+                } else {
+                    Role::Serial
+                };
+                (known, role)
+            }
+            _ => {
+                let (value, role) = composite_value(g, r.node, opts, None, x, scratch);
+                cancel.tick(1 + scratch.touched.len())?;
+                memo[u] = value;
+                (value, role)
+            }
+        };
         let projected = match role {
             Role::Absent => current,
             // x is one serial factor of its own: the composite scales with it.
             Role::Serial if current_x > 0.0 => current / current_x * proposed,
             _ => {
-                let value =
-                    composite_value(g, r.node, opts, Some((x, proposed)), x, &mut scratch).0;
+                let value = composite_value(g, r.node, opts, Some((x, proposed)), x, scratch).0;
                 cancel.tick(1 + scratch.touched.len())?;
                 value
             }
@@ -1761,6 +1881,32 @@ mod tests {
         fn dependency_bound_what_if_equals_full_recompute_on_cyclic_graphs((n, edges, avail) in cyclic_strategy(),
                 groups in proptest::collection::vec(0u8..3, 40), x_seed in 0usize..100, p in 0.5f64..1.0) {
             what_if_equals_full(&grouped_graph(n, &edges, &avail, &groups), n, x_seed, p)?;
+        }
+
+        /// A cache reused across analyses (other services first, then this one twice)
+        /// gives the answer of a fresh analysis, on cyclic graphs with redundancy groups,
+        /// at every depth bound.
+        #[test]
+        fn impact_with_a_reused_cache_equals_a_fresh_one((n, edges, avail) in cyclic_strategy(),
+                groups in proptest::collection::vec(0u8..3, 40), x_seed in 0usize..100, p in 0.5f64..1.0,
+                depth in 1u32..12) {
+            let g = grouped_graph(n, &edges, &avail, &groups);
+            let opts = AvailabilityOptions { max_depth: depth, ..AvailabilityOptions::default() };
+            let mut slos = HashMap::new();
+            for i in (0..n).step_by(2) {
+                slos.insert(format!("s{i:02}"), 0.99);
+            }
+            let mut cache = AvailabilityCache::default();
+            let xid = format!("s{:02}", x_seed % n);
+            for other in [(x_seed + 1) % n, (x_seed + 5) % n] {
+                impact_analysis_cached(&g, &format!("s{other:02}"), p, &slos, &opts, &mut Cancel::never(), &mut cache).unwrap();
+            }
+            let fresh = impact_analysis(&g, &xid, p, &slos, &opts, &mut Cancel::never()).unwrap();
+            for _ in 0..2 {
+                let cached = impact_analysis_cached(&g, &xid, p, &slos, &opts, &mut Cancel::never(), &mut cache).unwrap();
+                prop_assert_eq!(&cached, &fresh);
+            }
+            prop_assert!(cache.composites_held() >= fresh.total_impacted);
         }
 
         #[test]

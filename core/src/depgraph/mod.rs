@@ -12,9 +12,9 @@ mod traverse;
 
 pub use availability::{
     check_slo, composite, composite_summary, composite_what_if, dependency_bound_what_if,
-    impact_analysis, AvailabilityOptions, CheckSlo, Composite, CompositeCounts, CompositeSummary,
-    DataSource, Detail, Excluded, ExternalUse, Impact, ImpactRow, ImpactSummary, NeededDependency,
-    Risk, RiskKind, Supernode, TOP_RISKS,
+    impact_analysis, impact_analysis_cached, AvailabilityCache, AvailabilityOptions, CheckSlo,
+    Composite, CompositeCounts, CompositeSummary, DataSource, Detail, Excluded, ExternalUse,
+    Impact, ImpactRow, ImpactSummary, NeededDependency, Risk, RiskKind, Supernode, TOP_RISKS,
 };
 pub use ingest::{parse_document, IngestDoc, IngestEdge, IngestNode, ValidationError, LIMITS};
 pub use model::{

@@ -347,16 +347,26 @@ pub fn impact_analysis(
     };
     let detail = detail_arg(p_detail);
     let snap = graph_cache::snapshot().or_raise();
-    let r = depgraph::impact_analysis(
+    // The snapshot's cache: current composites computed by earlier calls on this version
+    // of the graph are reused. (Nothing else borrows it; were it borrowed, a fresh one.)
+    let mut fresh = depgraph::AvailabilityCache::default();
+    let mut held = snap.availability.try_borrow_mut();
+    let cache = match held.as_deref_mut() {
+        Ok(c) => c,
+        Err(_) => &mut fresh,
+    };
+    let r = depgraph::impact_analysis_cached(
         &snap.graph,
         p_service,
         p_proposed_availability,
         &snap.slo_targets,
         &options(),
         &mut Cancel::new(&mut backend::interrupts()),
+        cache,
     )
     .map_err(graph_err)
     .or_raise();
+    drop(held);
     let proposed_change = json!({
         "sli_type": "availability",
         "current_availability": r.current_availability,
