@@ -163,9 +163,9 @@ pub fn dependencies(
         name!(depth, i32),
         name!(parent, String),
         name!(path, Vec<String>),
-        name!(communication_mode, String),
-        name!(criticality, String),
-        name!(discovery_source, String),
+        name!(communication_mode, &'static str),
+        name!(criticality, &'static str),
+        name!(discovery_source, &'static str),
     ),
 > {
     let direction = Direction::parse(p_direction).map_err(graph_err).or_raise();
@@ -188,22 +188,21 @@ pub fn dependencies(
     )
     .map_err(graph_err)
     .or_raise();
-    let rows: Vec<_> = reached
-        .into_iter()
-        .map(|r| {
-            let e = g.edge(r.edge);
-            (
-                g.id(r.node).to_owned(),
-                r.depth as i32,
-                g.id(r.parent).to_owned(),
-                r.path.iter().map(|&p| g.id(p).to_owned()).collect(),
-                e.mode.as_str().to_owned(),
-                e.criticality.as_str().to_owned(),
-                e.discovery.as_str().to_owned(),
-            )
-        })
-        .collect();
-    TableIterator::new(rows)
+    // Rows are made as the executor asks for them, from the snapshot the iterator keeps;
+    // the edge's attributes are the enums' static names, not copies.
+    TableIterator::new(reached.into_iter().map(move |r| {
+        let g = &snap.graph;
+        let e = g.edge(r.edge);
+        (
+            g.id(r.node).to_owned(),
+            r.depth as i32,
+            g.id(r.parent).to_owned(),
+            r.path.iter().map(|&p| g.id(p).to_owned()).collect(),
+            e.mode.as_str(),
+            e.criticality.as_str(),
+            e.discovery.as_str(),
+        )
+    }))
 }
 
 /// The current cycles: strongly connected components of 2+ services (and self loops) over
