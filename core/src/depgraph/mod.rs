@@ -9,6 +9,7 @@ mod availability;
 mod ingest;
 mod model;
 mod traverse;
+mod view;
 
 pub use availability::{
     check_slo, composite, composite_summary, composite_what_if, dependency_bound_what_if,

@@ -516,12 +516,13 @@ impl Graph {
         self.required_components.get_or_init(|| {
             // Linear in the graph and computed once per cached graph; a lazily initialised
             // value cannot stop halfway, so this pass is the one that is not polled.
-            let Ok(comps) = super::traverse::scc(
+            let Ok(comps) = super::view::components(
                 self,
                 |e| {
                     let edge = self.edge(e);
                     edge.is_required() && !edge.stale
                 },
+                None,
                 &mut |_| Ok::<(), std::convert::Infallible>(()),
             );
             let mut of = vec![0u32; self.len()];

@@ -3,6 +3,7 @@
 use crate::cancel::{Cancel, Canceled};
 
 use super::model::{Edge, Graph, GraphError, Kind, PairChange};
+use super::view::components;
 
 /// Deepest traversal allowed.
 pub const MAX_DEPTH: u32 = 10;
@@ -126,11 +127,12 @@ pub struct Cycle {
     pub path: Vec<u32>,
 }
 
-/// Strongly connected components (iterative Tarjan over non-stale effective edges) that
-/// are cycles: two or more members, or one member with a self loop. Polls `cancel`
-/// throughout: the closed walk through a large component costs up to members × edges.
+/// Strongly connected components (petgraph's Kosaraju over non-stale effective edges, see
+/// [`super::view`]) that are cycles: two or more members, or one member with a self loop.
+/// Polls `cancel` throughout: the closed walk through a large component costs up to
+/// members × edges.
 pub fn cycles(g: &Graph, cancel: &mut Cancel) -> Result<Vec<Cycle>, Canceled> {
-    let comps = scc(g, |e| !g.edge(e).stale, &mut |work| cancel.tick(work))?;
+    let comps = components(g, |e| !g.edge(e).stale, None, &mut |work| cancel.tick(work))?;
     let mut out = Vec::new();
     collect_cycles(g, comps, &mut out, cancel)?;
     out.sort_by(|a, b| g.id(a.members[0]).cmp(g.id(b.members[0])));
@@ -226,13 +228,13 @@ pub fn update_cycles(
         .cloned()
         .collect();
     let roots: Vec<u32> = (0..n as u32).filter(|&i| region[i as usize]).collect();
-    let comps = scc_from(
+    let comps = components(
         g,
-        roots.into_iter(),
         |e| {
             let edge = g.edge(e);
             !edge.stale && region[edge.from as usize] && region[edge.to as usize]
         },
+        Some(&roots),
         &mut |work| cancel.tick(work),
     )?;
     collect_cycles(g, comps, &mut out, cancel)?;
@@ -277,86 +279,6 @@ fn joined_by(g: &Graph, u: u32, v: u32, cancel: &mut Cancel) -> Result<Option<Ve
         }
     }
     Ok(Some(joined))
-}
-
-/// Tarjan's algorithm without recursion, over the edges `keep` accepts. Returns the
-/// components (each a list of node indices). `tick` is told the work done (one unit per
-/// edge looked at) and stops the walk with its error.
-pub(crate) fn scc<E>(
-    g: &Graph,
-    keep: impl Fn(u32) -> bool,
-    tick: &mut dyn FnMut(usize) -> Result<(), E>,
-) -> Result<Vec<Vec<u32>>, E> {
-    scc_from(g, 0..g.len() as u32, keep, tick)
-}
-
-/// [`scc`] started only from `roots`: the components of every node reachable from them
-/// over the edges `keep` accepts.
-fn scc_from<E>(
-    g: &Graph,
-    roots: impl Iterator<Item = u32>,
-    keep: impl Fn(u32) -> bool,
-    tick: &mut dyn FnMut(usize) -> Result<(), E>,
-) -> Result<Vec<Vec<u32>>, E> {
-    let n = g.len();
-    let mut index = vec![u32::MAX; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
-    let mut stack: Vec<u32> = Vec::new();
-    let mut comps = Vec::new();
-    let mut next_index = 0u32;
-    // Call stack of (node, position in its out-edge list).
-    let mut call: Vec<(u32, usize)> = Vec::new();
-    for root in roots {
-        if index[root as usize] != u32::MAX {
-            continue;
-        }
-        call.push((root, 0));
-        index[root as usize] = next_index;
-        low[root as usize] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        while let Some(&mut (v, ref mut pos)) = call.last_mut() {
-            tick(1)?;
-            let edges = g.out_edges(v);
-            if *pos < edges.len() {
-                let e = edges[*pos];
-                *pos += 1;
-                if !keep(e) {
-                    continue;
-                }
-                let w = g.edge(e).to;
-                if index[w as usize] == u32::MAX {
-                    index[w as usize] = next_index;
-                    low[w as usize] = next_index;
-                    next_index += 1;
-                    stack.push(w);
-                    on_stack[w as usize] = true;
-                    call.push((w, 0));
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(index[w as usize]);
-                }
-            } else {
-                call.pop();
-                if let Some(&(parent, _)) = call.last() {
-                    low[parent as usize] = low[parent as usize].min(low[v as usize]);
-                }
-                if low[v as usize] == index[v as usize] {
-                    let mut comp = Vec::new();
-                    while let Some(w) = stack.pop() {
-                        on_stack[w as usize] = false;
-                        comp.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    comps.push(comp);
-                }
-            }
-        }
-    }
-    Ok(comps)
 }
 
 /// A closed walk through every member of a strongly connected component, starting and
