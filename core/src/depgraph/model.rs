@@ -18,100 +18,67 @@ pub enum GraphError {
     Canceled(#[from] crate::cancel::Canceled),
 }
 
-/// Internal service or an external (third-party) one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Kind {
-    Internal,
-    External,
-}
-
-/// How a service calls a dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Mode {
-    Sync,
-    Async,
-}
-
-/// What a failing dependency does to its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Criticality {
-    Hard,
-    Soft,
-    Degraded,
-}
-
-/// Where an edge was observed. Declaration order is priority order: `Manual` wins.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub enum DiscoverySource {
-    Manual,
-    ServiceMesh,
-    OtelServiceGraph,
-    Kubernetes,
-}
-
-impl Kind {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "internal" => Some(Self::Internal),
-            "external" => Some(Self::External),
-            _ => None,
+/// The graph's vocabularies, each declared once: its SQL spelling (`snake_case` of the
+/// variant), the list of allowed values ([`strum::VariantArray::VARIANTS`], in declaration
+/// order) and parsing come from the one enum. The SQL side (CHECK constraints,
+/// `idgraph.discovery_priority`) and the facade's OpenAPI are checked against these lists
+/// (`itests/tests/graph_rules.rs`).
+macro_rules! vocabulary {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident),+ $(,)? } $($derive:ident),*) => {
+        $(#[$doc])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+            strum::EnumString, strum::IntoStaticStr, strum::VariantArray $(, $derive)*
+        )]
+        #[strum(serialize_all = "snake_case")]
+        pub enum $name {
+            $($variant),+
         }
-    }
+
+        impl $name {
+            /// The value of this SQL spelling, or `None`.
+            pub fn parse(s: &str) -> Option<Self> {
+                s.parse().ok()
+            }
+
+            /// The SQL spelling.
+            pub fn as_str(self) -> &'static str {
+                self.into()
+            }
+
+            /// Every SQL spelling, in declaration order.
+            pub fn names() -> impl Iterator<Item = &'static str> {
+                <Self as strum::VariantArray>::VARIANTS.iter().map(|v| v.as_str())
+            }
+        }
+    };
 }
 
-impl Mode {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "sync" => Some(Self::Sync),
-            "async" => Some(Self::Async),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sync => "sync",
-            Self::Async => "async",
-        }
-    }
+vocabulary! {
+    /// Internal service or an external (third-party) one.
+    Kind { Internal, External }
 }
 
-impl Criticality {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "hard" => Some(Self::Hard),
-            "soft" => Some(Self::Soft),
-            "degraded" => Some(Self::Degraded),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Hard => "hard",
-            Self::Soft => "soft",
-            Self::Degraded => "degraded",
-        }
-    }
+vocabulary! {
+    /// How a service calls a dependency.
+    Mode { Sync, Async }
+}
+
+vocabulary! {
+    /// What a failing dependency does to its caller.
+    Criticality { Hard, Soft, Degraded }
+}
+
+vocabulary! {
+    /// Where an edge was observed. Declaration order is priority order: `Manual` wins
+    /// (priority 1, [`DiscoverySource::priority`]).
+    DiscoverySource { Manual, ServiceMesh, OtelServiceGraph, Kubernetes } PartialOrd, Ord, Hash
 }
 
 impl DiscoverySource {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "manual" => Some(Self::Manual),
-            "service_mesh" => Some(Self::ServiceMesh),
-            "otel_service_graph" => Some(Self::OtelServiceGraph),
-            "kubernetes" => Some(Self::Kubernetes),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Manual => "manual",
-            Self::ServiceMesh => "service_mesh",
-            Self::OtelServiceGraph => "otel_service_graph",
-            Self::Kubernetes => "kubernetes",
-        }
+    /// 1 for the most trusted source, as `idgraph.discovery_priority` answers.
+    pub fn priority(self) -> i32 {
+        self as i32 + 1
     }
 }
 
@@ -604,6 +571,32 @@ pub(crate) mod tests {
             redundancy_group: None,
             stale: false,
         }
+    }
+
+    #[test]
+    fn vocabularies_round_trip_their_sql_names() {
+        assert_eq!(
+            DiscoverySource::names().collect::<Vec<_>>(),
+            ["manual", "service_mesh", "otel_service_graph", "kubernetes"]
+        );
+        assert_eq!(Mode::names().collect::<Vec<_>>(), ["sync", "async"]);
+        assert_eq!(
+            Criticality::names().collect::<Vec<_>>(),
+            ["hard", "soft", "degraded"]
+        );
+        assert_eq!(Kind::names().collect::<Vec<_>>(), ["internal", "external"]);
+        for name in DiscoverySource::names() {
+            assert_eq!(
+                DiscoverySource::parse(name).map(DiscoverySource::as_str),
+                Some(name)
+            );
+        }
+        assert_eq!(DiscoverySource::Manual.priority(), 1);
+        assert_eq!(DiscoverySource::Kubernetes.priority(), 4);
+        // SQL spellings only: no other case, no Rust names.
+        assert_eq!(Mode::parse("Sync"), None);
+        assert_eq!(DiscoverySource::parse("ServiceMesh"), None);
+        assert_eq!(Kind::parse(""), None);
     }
 
     #[test]

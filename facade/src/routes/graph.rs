@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use idgraph_core::depgraph::Detail;
+use idgraph_core::depgraph::{Detail, Kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -458,7 +458,7 @@ fn trd_node(node: &mut Value, i: usize) -> Vec<crate::problem::FieldError> {
     };
     for key in ["service_type", "type"] {
         match meta.get(key) {
-            Some(Value::String(k)) if k == "external" || k == "internal" => {
+            Some(Value::String(k)) if Kind::parse(k).is_some() => {
                 obj.entry("kind")
                     .or_insert_with(|| Value::String(k.clone()));
                 break;
