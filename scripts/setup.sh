@@ -61,6 +61,11 @@ done
 if ! pg_lsclusters -h | awk -v c="$PGVER main" '$1" "$2==c {print $4}' | grep -q online; then
   log "starting cluster $PGVER/main"
   $SUDO pg_ctlcluster $PGVER main start
+elif $SUDO readlink "/proc/$($SUDO head -1 "/var/run/postgresql/$PGVER-main.pid")/exe" 2>/dev/null | grep -q '(deleted)'; then
+  # The packages above upgraded PostgreSQL under a running server: its old binary would
+  # fail to load the new libraries (plpgsql.so: undefined symbol), so restart it.
+  log "restarting cluster $PGVER/main (its binary was upgraded)"
+  $SUDO pg_ctlcluster $PGVER main restart
 else
   $SUDO pg_ctlcluster $PGVER main reload
 fi
