@@ -15,8 +15,8 @@ async fn check_of(c: &tokio_postgres::Client, table: &str, column: &str) -> Stri
         .query(
             "SELECT pg_get_constraintdef(k.oid)
                FROM pg_constraint k
-               JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attname = $2
-              WHERE k.conrelid = $1::regclass AND k.contype = 'c' AND k.conkey = ARRAY[a.attnum]",
+               JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attname::text = $2
+              WHERE k.conrelid = $1::text::regclass AND k.contype = 'c' AND k.conkey = ARRAY[a.attnum]",
             &[&table, &column],
         )
         .await

@@ -101,6 +101,7 @@ pub struct HardDependency {
 pub struct RedundancyGroup {
     pub parent: String,
     pub group: String,
+    /// Sorted by service id.
     pub members: Vec<String>,
     pub availability: f64,
 }
@@ -622,10 +623,12 @@ fn composite_parts(
             group: Some(grp.clone()),
         });
         if listing {
-            let members: Vec<String> = cs
+            // By service id: an order of the answer's own, not of the component numbering.
+            let mut members: Vec<String> = cs
                 .iter()
                 .filter_map(|c| comp_avail.get(c).map(|&(_, v)| g.id(v).to_owned()))
                 .collect();
+            members.sort_unstable();
             redundancy_groups.push(RedundancyGroup {
                 parent: g.id(*parent).to_owned(),
                 group: grp.clone(),
