@@ -46,3 +46,13 @@ def write_section(readme, start, end, section):
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     with open(readme, "w") as f:
         f.write(text)
+
+
+def pct(values, p):
+    """Percentile by linear interpolation between closest ranks (p in 0..100); None if empty."""
+    xs = sorted(values)
+    if not xs:
+        return None
+    k = (len(xs) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)

@@ -44,6 +44,9 @@ import time
 import psycopg
 from psycopg.types.string import TextLoader
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import pct  # noqa: E402
+
 GRAPH_TABLES = ("idgraph.services, idgraph.edges, idgraph.circular_dependency_alerts, "
                 "idgraph.slos, idgraph.centrality")
 
@@ -84,16 +87,6 @@ CONTENDERS = [("idgraph", Q_IDGRAPH), ("fr1", Q_FR1), ("fr1_dedup", Q_FR1_DEDUP)
 
 def log(msg: str) -> None:
     print(f"    {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values, p):
-    """Percentile by linear interpolation between closest ranks (p in 0..100)."""
-    xs = sorted(values)
-    if not xs:
-        return None
-    k = (len(xs) - 1) * p / 100.0
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
 def summary_ms(ns_list):

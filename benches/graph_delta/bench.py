@@ -11,20 +11,15 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import time
 
 import psycopg
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from benchlib import pct  # noqa: E402
+
 START, END = "<!-- graph-delta-bench:start -->", "<!-- graph-delta-bench:end -->"
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
 def ms(seconds):
