@@ -1,4 +1,5 @@
-//! Traversal (breadth-first, cycle-safe, depth-limited) and cycles (Tarjan SCC).
+//! Traversal (breadth-first, cycle-safe, depth-limited) and cycles (strongly connected
+//! components by petgraph's Kosaraju over the CSR, see [`super::view`]).
 
 use crate::cancel::{Cancel, Canceled};
 
