@@ -21,7 +21,7 @@ pub enum GraphError {
 /// The graph's vocabularies, each declared once: its SQL spelling (`snake_case` of the
 /// variant), the list of allowed values ([`strum::VariantArray::VARIANTS`], in declaration
 /// order) and parsing come from the one enum. The SQL side (CHECK constraints,
-/// `idgraph.discovery_priority`) and the facade's OpenAPI are checked against these lists
+/// `idgraph.discovery_priority`) is checked against these lists
 /// (`itests/tests/graph_rules.rs`).
 macro_rules! vocabulary {
     ($(#[$doc:meta])* $name:ident { $($variant:ident),+ $(,)? } $($derive:ident),*) => {
@@ -571,6 +571,18 @@ pub(crate) mod tests {
             redundancy_group: None,
             stale: false,
         }
+    }
+
+    /// `n` services `s00`, `s01`, … and a fresh manual sync/hard edge per pair of `edges`.
+    pub fn graph(n: usize, edges: &[(usize, usize)]) -> Graph {
+        let services: Vec<Service> = (0..n)
+            .map(|i| svc(&format!("s{i:02}"), Some(0.999)))
+            .collect();
+        let o: Vec<_> = edges
+            .iter()
+            .map(|&(a, b)| obs(&format!("s{a:02}"), &format!("s{b:02}")))
+            .collect();
+        Graph::build(services, &o)
     }
 
     #[test]

@@ -366,7 +366,7 @@ fn shortest_inside(
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::tests::{obs, svc};
+    use super::super::model::tests::{graph, obs, svc};
     use super::super::model::{
         DiscoverySource, EdgeObservation, Graph, GraphDelta, Kind, Mode, Service,
     };
@@ -436,17 +436,6 @@ mod tests {
             ),
             Err(GraphError::Canceled(Canceled))
         );
-    }
-
-    fn graph(n: usize, edges: &[(usize, usize)]) -> Graph {
-        let services: Vec<Service> = (0..n)
-            .map(|i| svc(&format!("s{i:02}"), Some(0.999)))
-            .collect();
-        let o: Vec<_> = edges
-            .iter()
-            .map(|&(a, b)| obs(&format!("s{a:02}"), &format!("s{b:02}")))
-            .collect();
-        Graph::build(services, &o)
     }
 
     #[test]

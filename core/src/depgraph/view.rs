@@ -214,22 +214,11 @@ pub(crate) fn components<E>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::model::tests::{obs, svc};
+    use super::super::model::tests::graph;
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
     use std::convert::Infallible;
-
-    fn graph(n: usize, edges: &[(usize, usize)]) -> Graph {
-        let services = (0..n)
-            .map(|i| svc(&format!("s{i:06}"), Some(0.999)))
-            .collect();
-        let o: Vec<_> = edges
-            .iter()
-            .map(|&(a, b)| obs(&format!("s{a:06}"), &format!("s{b:06}")))
-            .collect();
-        Graph::build(services, &o)
-    }
 
     fn all(g: &Graph) -> Vec<Vec<u32>> {
         let Ok(c) = components(g, |_| true, None, &mut |_| Ok::<(), Infallible>(()));
